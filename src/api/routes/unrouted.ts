@@ -1,0 +1,65 @@
+/**
+ * Answers for requests no route took: unknown paths (404), known paths with another method (405
+ * with `Allow`), and lock paths the router refused before the lock route could see them (a name
+ * fastify could not decode, like `%BD` or `%G1`, or a very long one), which get the same 400
+ * the lock route gives.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { LockdError } from '../../errors.js';
+import { internalError, notFoundError, sendError } from '../reply.js';
+import { type LockTarget, requestPath, resolveLockTarget } from '../request-target.js';
+import { healthPath, healthRouteMethods } from './health.js';
+import { lockRouteMethods } from './locks.js';
+
+interface KnownPath {
+  readonly methods: readonly string[];
+  readonly lockTarget: LockTarget | undefined;
+}
+
+/** The methods the path of `rawUrl` answers to, or undefined when it is not a path we serve. */
+function knownPath(rawUrl: string): KnownPath | undefined {
+  if (requestPath(rawUrl) === healthPath) {
+    return { methods: healthRouteMethods, lockTarget: undefined };
+  }
+  const lockTarget = resolveLockTarget(rawUrl);
+  if (lockTarget.kind === 'not-a-lock-path') return undefined;
+  return { methods: lockRouteMethods, lockTarget };
+}
+
+/** The not-found handler: every request the router did not match ends here. */
+export function answerUnrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = knownPath(request.raw.url ?? '');
+  if (path === undefined) return sendError(reply, notFoundError());
+  if (!path.methods.includes(request.method)) {
+    reply.header('Allow', path.methods.join(', '));
+    const message = `Method ${request.method} not allowed`;
+    return sendError(reply, new LockdError('LOCKD_ERR_METHOD_NOT_ALLOWED', message));
+  }
+  const target = path.lockTarget;
+  if (target !== undefined && target.kind === 'bad-name') {
+    return sendError(reply, new LockdError('LOCKD_ERR_BAD_NAME', target.message));
+  }
+  // A served path and method that the router did not take: the router and resolveLockTarget
+  // disagree, which is a bug here. It is answered, not thrown: nothing catches errors this early.
+  request.log.error({ url: request.raw.url }, 'bug: router refused a valid request target');
+  return sendError(reply, internalError());
+}
+
+/**
+ * fastify's `frameworkErrors`: the router refused the request target before routing. Only the
+ * errors of the router reach here; whatever else arrives is unexpected and logged.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return answerUnrouted(request, reply);
+    default:
+      request.log.error({ err: error }, 'unexpected framework error');
+      return sendError(reply, internalError());
+  }
+}

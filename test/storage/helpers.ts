@@ -1,0 +1,58 @@
+// Shared by the storage tests and the crash fixture: entries with recognisable bytes, temporary
+// data directories, and a small seeded random generator.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Entry, EntryType } from '../../src/raft/types.js';
+
+const textEncoder = new TextEncoder();
+
+/** The bytes of entry `index`, of varying length so that records differ in size. */
+export function payloadOf(index: number): Uint8Array {
+  return textEncoder.encode(`command ${index};`.repeat(1 + (index % 7)));
+}
+
+export function normalEntry(index: number, term: number): Entry {
+  return { index, term, type: EntryType.normal, data: payloadOf(index) };
+}
+
+export function noopEntry(index: number, term: number): Entry {
+  return { index, term, type: EntryType.noop, data: new Uint8Array(0) };
+}
+
+/** Normal entries `first`..`last` (inclusive), all in `term`. */
+export function entriesInTerm(first: number, last: number, term: number): Entry[] {
+  const entries: Entry[] = [];
+  for (let index = first; index <= last; index++) entries.push(normalEntry(index, term));
+  return entries;
+}
+
+export function makeTemporaryDirectory(): { readonly path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), 'lockd-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** mulberry32: a tiny seeded generator, so that a failing run replays from its printed seed. */
+export class SeededRandom {
+  #state: number;
+
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
+
+  /** An integer in [0, maxExclusive). */
+  nextInt(maxExclusive: number): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let mixed = this.#state;
+    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    const unit = ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
+    return Math.floor(unit * maxExclusive);
+  }
+}
+
+/** The seed for randomised tests: `LOCKD_TEST_SEED` replays a failure, otherwise a fixed one. */
+export function testSeed(fallback: number): number {
+  const fromEnvironment = process.env.LOCKD_TEST_SEED;
+  return fromEnvironment === undefined ? fallback : Number(fromEnvironment);
+}
