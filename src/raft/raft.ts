@@ -344,7 +344,7 @@ export class Raft {
     }
     const lastNewIndex = this.log.appendAfter(prevLogIndex, message.entries);
     // Entries past lastNewIndex were not checked against the leader's log: commit stops there.
-    const commit = Math.min(message.commit, this.log.lastIndex());
+    const commit = Math.min(message.commit, lastNewIndex);
     if (commit > this.log.committed) this.log.commitTo(commit);
     this.#answerAppend(message.from, true, lastNewIndex, 0);
   }

@@ -148,6 +148,7 @@ export class Network {
     if (raw === undefined || !raw.hasReady()) return undefined;
     const ready = raw.ready();
     persist(node.durable, ready);
+    this.safety.checkReadyContract(id, ready, node.durable);
     for (const message of ready.messages) this.#send(message);
     for (const entry of ready.committedEntries) {
       if (entry.index !== node.applied.length + 1) {
@@ -338,6 +339,8 @@ export class SafetyChecker {
    * committed it, which every leader of a later term must hold.
    */
   readonly committed: { entry: Entry; leaderTerm: number }[] = [];
+  /** One vote per term: who each voter granted its vote to, per term, across restarts. */
+  readonly #votes = new Map<string, NodeId>();
   /** Leader Append-Only: each node's durable log as it was when it last led, keyed by node. */
   readonly #leaderLogs = new Map<NodeId, { term: number; lastIndex: number; lastTerm: number }>();
 
@@ -397,6 +400,64 @@ export class SafetyChecker {
       const entry = entries[index - 1];
       if (entry === undefined) throw new Error(`leader ${id} committed ${index} beyond its log`);
       this.committed.push({ entry, leaderTerm: status.term });
+    }
+  }
+
+  /**
+   * The I/O ordering of a Ready, checked once it is persisted and before anything is sent or
+   * applied: no message may promise what is not durable, and only durable entries are applied.
+   */
+  checkReadyContract(id: NodeId, ready: Ready, durable: DurableState): void {
+    const { hardState, entries } = durable;
+    if (hardState.commit > entries.length) {
+      throw new Error(`node ${id} persisted commit ${hardState.commit} beyond its log`);
+    }
+    for (const entry of ready.committedEntries) {
+      const stored = entries[entry.index - 1];
+      if (entry.index > hardState.commit || stored === undefined || !sameEntry(stored, entry)) {
+        throw new Error(`node ${id} applies ${describe(entry)} before it is durably committed`);
+      }
+    }
+    for (const message of ready.messages)
+      this.#checkPromise(id, message, hardState, entries.length);
+  }
+
+  /**
+   * A message promises durable state of its term. If the node has durably moved on to a higher
+   * term since, it can never act in that term again, and the promise holds vacuously (§5.4.3).
+   */
+  #checkPromise(
+    id: NodeId,
+    message: Message,
+    hardState: HardState,
+    durableLastIndex: number,
+  ): void {
+    if (hardState.term > message.term) return;
+    if (hardState.term < message.term) {
+      throw new Error(`node ${id} sends a term ${message.term} message before the term is durable`);
+    }
+    if (message.type === 'RequestVoteResponse' && message.granted) {
+      if (hardState.vote !== message.to) {
+        throw new Error(`node ${id} grants a vote in term ${message.term} that is not durable`);
+      }
+      const key = `${message.term}/${id}`;
+      const earlier = this.#votes.get(key);
+      if (earlier !== undefined && earlier !== message.to) {
+        throw new Error(
+          `node ${id} voted for ${earlier} and ${message.to} in term ${message.term}`,
+        );
+      }
+      this.#votes.set(key, message.to);
+    } else if (message.type === 'RequestVote' && hardState.vote !== id) {
+      throw new Error(
+        `node ${id} campaigns in term ${message.term} before its self-vote is durable`,
+      );
+    } else if (
+      message.type === 'AppendEntriesResponse' &&
+      message.success &&
+      message.matchIndex > durableLastIndex
+    ) {
+      throw new Error(`node ${id} acknowledges ${message.matchIndex} beyond its durable log`);
     }
   }
 
