@@ -142,8 +142,6 @@ async function main(): Promise<void> {
         'dist/cli/main.js',
         '--listen',
         '127.0.0.1:0',
-        '--log-level',
-        'warn',
         '--data-dir',
         join(dataDirectory, String(concurrency)),
       ]);

@@ -3,7 +3,7 @@
  * path to the JSON contract of the seed (DESIGN.md §5); it does not listen.
  */
 import { maxHeaderSize } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { assert } from '../util/assert.js';
 import { answerClientError } from './client-errors.js';
 import { bodyLimitBytes, requestLifetimeMs } from './limits.js';
@@ -43,6 +43,11 @@ function registerBodyParsers(app: FastifyInstance): void {
   });
 }
 
+function isDebugEnabled(logger: FastifyBaseLogger): boolean {
+  const levels: Readonly<Record<string, number>> = { trace: 10, debug: 20 };
+  return levels[logger.level] !== undefined;
+}
+
 function loggerOptions(
   logger: ApiServerOptions['logger'],
 ): { logger: boolean | { level: string } } | { loggerInstance: FastifyBaseLogger } {
@@ -59,6 +64,11 @@ export function buildServer(options: ApiServerOptions): FastifyInstance {
   const app = Fastify({
     ...loggerOptions(options.logger),
     bodyLimit: bodyLimitBytes,
+    // A log line per request costs more than the request itself under load: they are written only
+    // when the operator asks for debug logs. Errors are always logged.
+    logController: new LogController({
+      disableRequestLogging: (request) => !isDebugEnabled(request.log),
+    }),
     handlerTimeout: requestLifetimeMs(requestTimeoutMs),
     // The request line is already bounded by Node's header size limit; with the same bound here
     // the router never refuses a long lock name that reached it, and the name check reports it.
