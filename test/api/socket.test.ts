@@ -3,41 +3,15 @@
  * answers Node's HTTP parser gives before fastify sees a request.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest, maxHeaderSize } from 'node:http';
+import { maxHeaderSize } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { rawRequest } from '../support/lockd-process.js';
 import type { FakeLockService } from './fake-lock-service.js';
 import { buildTestServer, jsonContentType } from './helpers.js';
 
-interface RawResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: string;
-}
-
-/** One request through http.request, whose `path` is sent exactly as given. */
-function send(port: number, method: string, path: string, body?: string): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(
-      { host: '127.0.0.1', port, method, path, agent: false },
-      (incoming) => {
-        const chunks: Buffer[] = [];
-        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () =>
-          resolve({
-            status: incoming.statusCode ?? 0,
-            headers: incoming.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        incoming.on('error', reject);
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
-}
+const send = rawRequest;
 
 /** Writes `bytes` on a fresh connection and reads until the server closes it. */
 function sendRaw(port: number, bytes: string): Promise<string> {
