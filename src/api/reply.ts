@@ -14,8 +14,16 @@ export function sendJson(reply: FastifyReply, statusCode: number, body: JsonValu
   return reply.code(statusCode).header('Content-Type', jsonContentType).send(encodeJson(body));
 }
 
-/** Sends `error` as `{"error":"<message>"}` with its status, code header and Retry-After. */
-export function sendError(reply: FastifyReply, error: LockdError): FastifyReply {
+/**
+ * Sends `error` as `{"error":"<message>"}` with its status, code header and Retry-After; the
+ * fields of `details` (a 409's `holder`) follow `error` in the body.
+ */
+export function sendError(
+  reply: FastifyReply,
+  error: LockdError,
+  details: Readonly<Record<string, JsonValue>> = {},
+): FastifyReply {
+  assert(!('error' in details), 'details may not replace the error message');
   assert(
     error.status !== 503 || error.retryAfterSeconds !== undefined,
     `503 error ${error.code} has no Retry-After`,
@@ -24,7 +32,7 @@ export function sendError(reply: FastifyReply, error: LockdError): FastifyReply 
   if (error.retryAfterSeconds !== undefined) {
     reply.header('Retry-After', String(error.retryAfterSeconds));
   }
-  return sendJson(reply, error.status, { error: error.message });
+  return sendJson(reply, error.status, { error: error.message, ...details });
 }
 
 export function notFoundError(): LockdError {

@@ -6,12 +6,24 @@ import { parseLockName } from './names.js';
 
 export const lockPathPrefix = '/lock/';
 
-/** What a raw request target says about the lock route. */
+/**
+ * Which of the per-lock routes a path names: `/lock/:name` itself, `/lock/:name/refresh` or
+ * `/lock/:name/events`.
+ */
+export type LockResource = 'lock' | 'refresh' | 'events';
+
+/** What a raw request target says about the per-lock routes. */
 export type LockTarget =
-  /** Not a path of the lock route: an empty name, or a name containing `/` raw or decoded. */
+  /** Not a path of a lock route: an empty name, a name containing `/`, another sub-path. */
   | { readonly kind: 'not-a-lock-path' }
-  | { readonly kind: 'bad-name'; readonly message: string }
-  | { readonly kind: 'name'; readonly name: string };
+  | { readonly kind: 'bad-name'; readonly message: string; readonly resource: LockResource }
+  | { readonly kind: 'name'; readonly name: string; readonly resource: LockResource };
+
+// A Map, not an object: a path like `/lock/a/constructor` must not find Object's prototype.
+const subResources: ReadonlyMap<string, LockResource> = new Map([
+  ['refresh', 'refresh'],
+  ['events', 'events'],
+]);
 
 // An absolute-form target (`GET http://host/lock/foo HTTP/1.1`, as proxies send) starts with a
 // scheme and an authority; the path is what follows them.
@@ -33,19 +45,32 @@ export function requestPath(rawUrl: string): string | undefined {
   return path;
 }
 
-/** Resolves a raw request target against the lock route `/lock/:name`. */
+/** The name segment and the resource of a lock path, or undefined when it is not one. */
+function splitLockPath(
+  path: string,
+): { readonly rawSegment: string; readonly resource: LockResource } | undefined {
+  const rest = path.slice(lockPathPrefix.length);
+  const slash = rest.indexOf('/');
+  if (slash === -1) return { rawSegment: rest, resource: 'lock' };
+  const resource = subResources.get(rest.slice(slash + 1));
+  if (resource === undefined) return undefined;
+  return { rawSegment: rest.slice(0, slash), resource };
+}
+
+/** Resolves a raw request target against the lock routes `/lock/:name[/refresh|/events]`. */
 export function resolveLockTarget(rawUrl: string): LockTarget {
   const path = requestPath(rawUrl);
   if (path === undefined || !path.startsWith(lockPathPrefix)) return { kind: 'not-a-lock-path' };
-  const rawSegment = path.slice(lockPathPrefix.length);
-  if (rawSegment === '' || rawSegment.includes('/')) return { kind: 'not-a-lock-path' };
+  const split = splitLockPath(path);
+  if (split === undefined || split.rawSegment === '') return { kind: 'not-a-lock-path' };
+  const { rawSegment, resource } = split;
   const parsed = parseLockName(rawSegment);
   switch (parsed.kind) {
     case 'route-mismatch':
       return { kind: 'not-a-lock-path' };
     case 'invalid':
-      return { kind: 'bad-name', message: parsed.message };
+      return { kind: 'bad-name', message: parsed.message, resource };
     case 'valid':
-      return { kind: 'name', name: parsed.name };
+      return { kind: 'name', name: parsed.name, resource };
   }
 }

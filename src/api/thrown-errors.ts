@@ -1,10 +1,9 @@
 /**
  * Turns what a request can throw into an error of the catalogue. Errors of lockd itself pass
- * through; fastify's own errors (body limit, bad JSON, request lifetime) get lockd's codes and
- * messages; anything else is unexpected and becomes a 500 for the caller to log.
+ * through; fastify's own errors (body limit, bad JSON) get lockd's codes and messages; anything
+ * else is unexpected and becomes a 500 for the caller to log.
  */
 import { isLockdError, LockdError } from '../errors.js';
-import { bodyLimitBytes, requestLifetimeMs } from './limits.js';
 
 export const invalidJsonBodyMessage = 'Invalid JSON body';
 
@@ -23,21 +22,16 @@ function errorStatusCode(error: unknown): number | undefined {
  * The catalogue error to answer `error` with, or undefined when it is unexpected (a bug, or a
  * failure of the service that it did not report as a LockdError).
  */
-export function lockdErrorFor(error: unknown, requestTimeoutMs: number): LockdError | undefined {
+export function lockdErrorFor(error: unknown, maxBodyBytes: number): LockdError | undefined {
   if (isLockdError(error)) return error;
   switch (errorCode(error)) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new LockdError(
         'LOCKD_ERR_BODY_TOO_LARGE',
-        `Request body too large (max ${bodyLimitBytes} bytes)`,
+        `Request body too large (max ${maxBodyBytes} bytes)`,
       );
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new LockdError('LOCKD_ERR_BAD_REQUEST', invalidJsonBodyMessage);
-    case 'FST_ERR_HANDLER_TIMEOUT':
-      return new LockdError(
-        'LOCKD_ERR_TIMEOUT',
-        `Request not completed within ${requestLifetimeMs(requestTimeoutMs)} ms`,
-      );
     default:
       break;
   }

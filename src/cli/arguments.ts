@@ -3,6 +3,10 @@
  * `--flag=value`, so that the seed's `-cluster file.json -id 1` keeps working.
  */
 
+import { parseDurationMs } from '../api/durations.js';
+import type { Limits } from '../api/lock-service.js';
+import { defaultLimits } from '../node/limits.js';
+
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -10,13 +14,20 @@ export class UsageError extends Error {
 export interface CliOptions {
   readonly help: boolean;
   readonly version: boolean;
-  readonly listen: string;
+  /** The client address; undefined = the cluster file's entry for this node, else 127.0.0.1:2081. */
+  readonly listen: string | undefined;
   readonly dataDirectory: string;
   readonly inMemory: boolean;
   readonly logLevel: LogLevel;
   readonly clusterFile: string | undefined;
   readonly id: number | undefined;
   readonly requestTimeoutMs: number;
+  readonly clusterSecret: string | undefined;
+  readonly clusterSecretFile: string | undefined;
+  readonly snapshotEvery: number;
+  readonly limits: Limits;
+  readonly maxBodyBytes: number;
+  readonly enableFaultInjection: boolean;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,6 +39,8 @@ interface FlagSpec {
   readonly description: string;
 }
 
+const day = 24 * 60 * 60 * 1000;
+
 /** Every flag, in the order `--help` lists them. */
 export const flagSpecs: readonly FlagSpec[] = [
   {
@@ -35,7 +48,11 @@ export const flagSpecs: readonly FlagSpec[] = [
     value: 'host:port',
     description: 'client HTTP address (default 127.0.0.1:2081)',
   },
-  { name: 'data-dir', value: 'path', description: 'where the Raft log is kept (default ./data)' },
+  {
+    name: 'data-dir',
+    value: 'path',
+    description: 'where the Raft log and snapshots live (default ./data)',
+  },
   {
     name: 'in-memory',
     value: undefined,
@@ -45,13 +62,60 @@ export const flagSpecs: readonly FlagSpec[] = [
   {
     name: 'cluster',
     value: 'file.json',
-    description: 'cluster file mapping node ids to host:port',
+    description: 'cluster file mapping node ids to addresses',
   },
   { name: 'id', value: 'n', description: "this node's id in the cluster file" },
   {
+    name: 'cluster-secret',
+    value: 'secret',
+    description: 'shared secret peers prove (or env LOCKD_CLUSTER_SECRET)',
+  },
+  {
+    name: 'cluster-secret-file',
+    value: 'path',
+    description: 'read the cluster secret from a file',
+  },
+  {
+    name: 'snapshot-every',
+    value: 'n',
+    description: 'snapshot the lock state every n entries (default 10000)',
+  },
+  {
     name: 'request-timeout-ms',
     value: 'ms',
-    description: 'longest a request may wait (default 5000)',
+    description: 'longest a request may wait for the cluster (default 5000)',
+  },
+  {
+    name: 'max-locks',
+    value: 'n',
+    description: `most locks held at once (default ${defaultLimits.maxLocks})`,
+  },
+  {
+    name: 'max-waiters-per-lock',
+    value: 'n',
+    description: `most queued waiters per lock (default ${defaultLimits.maxWaitersPerLock})`,
+  },
+  {
+    name: 'max-holders-per-lock',
+    value: 'n',
+    description: `most holders of a shared lock (default ${defaultLimits.maxHoldersPerLock})`,
+  },
+  {
+    name: 'max-owner-bytes',
+    value: 'n',
+    description: `longest owner id (default ${defaultLimits.maxOwnerBytes})`,
+  },
+  { name: 'max-ttl', value: 'duration', description: 'longest lease, e.g. 24h (default 24h)' },
+  {
+    name: 'max-wait',
+    value: 'duration',
+    description: 'longest acquire wait, e.g. 10m (default 10m)',
+  },
+  { name: 'max-body-bytes', value: 'n', description: 'largest request body (default 65536)' },
+  {
+    name: 'enable-fault-injection',
+    value: undefined,
+    description: 'tests only: allow POST /debug/faults',
   },
   { name: 'help', value: undefined, description: 'print this help and exit' },
   { name: 'version', value: undefined, description: 'print the version and exit' },
@@ -76,8 +140,9 @@ export function parseArguments(argv: readonly string[]): CliOptions {
       continue;
     }
     const value = match[2] ?? argv[++position];
-    if (value === undefined || value === '')
+    if (value === undefined || value === '') {
       throw new UsageError(`flag --${name} needs a value: ${spec.value}`);
+    }
     values.set(name, value);
   }
   return toOptions(values);
@@ -96,24 +161,77 @@ function toOptions(values: ReadonlyMap<string, string>): CliOptions {
   if (values.has('in-memory') && values.has('data-dir')) {
     throw new UsageError('--in-memory and --data-dir exclude each other');
   }
+  if (values.has('cluster-secret') && values.has('cluster-secret-file')) {
+    throw new UsageError('--cluster-secret and --cluster-secret-file exclude each other');
+  }
   const listen = values.get('listen');
   if (listen !== undefined) parseAddress(listen, '--listen');
   return {
     help: values.has('help'),
     version: values.has('version'),
-    listen: listen ?? '127.0.0.1:2081',
+    listen,
     dataDirectory: values.get('data-dir') ?? './data',
     inMemory: values.has('in-memory'),
     logLevel,
     clusterFile,
     id: idText === undefined ? undefined : parseInteger(idText, '-id', 1, 2 ** 31 - 1),
-    requestTimeoutMs: parseInteger(
-      values.get('request-timeout-ms') ?? '5000',
-      '--request-timeout-ms',
-      1,
-      600_000,
-    ),
+    requestTimeoutMs: integerFlag(values, 'request-timeout-ms', 5000, 1, 600_000),
+    clusterSecret: values.get('cluster-secret'),
+    clusterSecretFile: values.get('cluster-secret-file'),
+    snapshotEvery: integerFlag(values, 'snapshot-every', 10_000, 10, 100_000_000),
+    limits: {
+      maxLocks: integerFlag(values, 'max-locks', defaultLimits.maxLocks, 1, 100_000_000),
+      maxWaitersPerLock: integerFlag(
+        values,
+        'max-waiters-per-lock',
+        defaultLimits.maxWaitersPerLock,
+        1,
+        1_000_000,
+      ),
+      maxHoldersPerLock: integerFlag(
+        values,
+        'max-holders-per-lock',
+        defaultLimits.maxHoldersPerLock,
+        1,
+        1_000_000,
+      ),
+      maxOwnerBytes: integerFlag(values, 'max-owner-bytes', defaultLimits.maxOwnerBytes, 1, 1024),
+      maxTtlMs: durationFlag(values, 'max-ttl', defaultLimits.maxTtlMs, 365 * day),
+      maxWaitMs: durationFlag(values, 'max-wait', defaultLimits.maxWaitMs, day),
+    },
+    maxBodyBytes: integerFlag(values, 'max-body-bytes', 65_536, 1024, 16 * 1024 * 1024),
+    enableFaultInjection: values.has('enable-fault-injection'),
   };
+}
+
+function integerFlag(
+  values: ReadonlyMap<string, string>,
+  name: string,
+  fallback: number,
+  minimum: number,
+  maximum: number,
+): number {
+  const text = values.get(name);
+  return text === undefined ? fallback : parseInteger(text, `--${name}`, minimum, maximum);
+}
+
+function durationFlag(
+  values: ReadonlyMap<string, string>,
+  name: string,
+  fallback: number,
+  maximumMs: number,
+): number {
+  const text = values.get(name);
+  if (text === undefined) return fallback;
+  const durationMs = parseDurationMs(text);
+  if (durationMs === undefined || durationMs < 1) {
+    throw new UsageError(
+      `--${name} must be a duration such as 1500, 500ms, 30s, 5m or 1h, not '${text}'`,
+    );
+  }
+  if (durationMs > maximumMs)
+    throw new UsageError(`--${name} must be at most ${maximumMs} ms, not ${text}`);
+  return durationMs;
 }
 
 function isLogLevel(value: string): value is LogLevel {

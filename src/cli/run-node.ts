@@ -24,7 +24,11 @@ interface Topology {
 
 export function resolveTopology(options: CliOptions): Topology {
   if (options.clusterFile === undefined || options.id === undefined) {
-    return { id: 1, members: [1], listen: parseAddress(options.listen, '--listen') };
+    return {
+      id: 1,
+      members: [1],
+      listen: parseAddress(options.listen ?? '127.0.0.1:2081', '--listen'),
+    };
   }
   const members = readClusterFile(options.clusterFile);
   const own = members.get(options.id);
@@ -36,7 +40,9 @@ export function resolveTopology(options: CliOptions): Topology {
       `cluster file ${options.clusterFile} names ${members.size} members, but this build runs single-node clusters only`,
     );
   }
-  return { id: options.id, members: [...members.keys()], listen: own };
+  const listen =
+    options.listen === undefined ? own.client : parseAddress(options.listen, '--listen');
+  return { id: options.id, members: [...members.keys()], listen };
 }
 
 /** Starts one lockd node and serves until SIGTERM or SIGINT. */
@@ -56,6 +62,8 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
     heartbeatTicks,
     seed: randomInt(2 ** 31),
     logger,
+    clock: Date.now,
+    limits: options.limits,
     onFatal: (error) => {
       logger.fatal({ err: error }, 'lockd stops: the node cannot continue safely');
       process.exit(1);

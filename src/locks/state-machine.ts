@@ -1,52 +1,148 @@
 /**
  * The lock state machine: what every node computes from the committed log. Deterministic: no
- * clock, no randomness, no I/O, so every node applying the same entries reaches the same state
- * and the same results.
+ * clock, no randomness, no I/O, so every node applying the same entries reaches the same state,
+ * the same results and the same events.
+ *
+ * Time is the largest `nowMs` stamp applied so far (a leader with a slow clock cannot move it
+ * back). A hold whose lease ran out at that time is gone for acquire, release and refresh even
+ * before the leader's `expire` entry for it applies: an expired lease is never granted, renewed
+ * or released as if still held (the bug Jepsen found in etcd, etcd#11456).
+ *
+ * Fencing tokens: a grant's token is the index of the entry that granted it, and an entry grants
+ * at most once, so tokens are unique and increase with every grant of every lock.
+ *
+ * Assertions on the apply path are written `if (broken) assert(false, message)` so that their
+ * message is built only when they fail: this code runs for every entry of a million-lock log.
  */
 import { assert, assertNever } from '../util/assert.js';
-import type { AcquireResult, CommandResult, LockCommand, ReleaseResult } from './commands.js';
+import type {
+  AcquireCommand,
+  AcquireCommandResult,
+  Applied,
+  CommandResult,
+  ExpireCommand,
+  ExpireCommandResult,
+  ExtendLeasesCommandResult,
+  ForceReleaseCommand,
+  GrantRequest,
+  HandOff,
+  HandOffResult,
+  Hold,
+  LockCommand,
+  LockEventRecord,
+  LockEventType,
+  LockMode,
+  RefreshCommand,
+  RefreshCommandResult,
+  ReleaseCommand,
+  ReleaseCommandResult,
+} from './commands.js';
+import {
+  decideGrant,
+  type GrantDecision,
+  isExpired,
+  type LiveLock,
+  leaseEnd,
+} from './grant-rules.js';
+import { decodeSnapshot, encodeSnapshot, type LockRecordData } from './snapshot.js';
+import { SortedSet } from './sorted-set.js';
 
-/** One held lock. Later: owner, TTL, holders. */
-export interface LockRecord {
-  /** The fencing token: the Raft index of the entry that granted the lock. */
-  readonly token: number;
+/** A held lock. Invariant: holders is non-empty, in grant order; exclusive locks have one. */
+interface LockRecord {
+  readonly mode: LockMode;
+  readonly limit: number | null;
+  holders: Hold[];
 }
 
+/** One lease in the expiry index, ordered by deadline then token (tokens are unique). */
+export interface LeaseDeadline {
+  readonly expiresAtMs: number;
+  readonly token: number;
+  readonly name: string;
+}
+
+const compareNames = (left: string, right: string): number =>
+  left < right ? -1 : left > right ? 1 : 0;
+
+const compareDeadlines = (left: LeaseDeadline, right: LeaseDeadline): number =>
+  left.expiresAtMs - right.expiresAtMs || left.token - right.token;
+
 export class LockStateMachine {
-  /** Invariant: every token is at most #appliedIndex, and tokens are distinct. */
+  /** Invariant: every lock has at least one holder; the keys are exactly #names. */
   readonly #locks = new Map<string, LockRecord>();
+  /** The held names in order, so that listing never sorts. */
+  #names = new SortedSet<string>(compareNames);
+  /** Every hold with a lease, by deadline, so that the leader finds the next expiry at once. */
+  #deadlines = new SortedSet<LeaseDeadline>(compareDeadlines);
   /** Invariant: entries 1..#appliedIndex have been applied, each exactly once, in order. */
   #appliedIndex = 0;
+  /** The largest time stamp applied so far. */
+  #timeMs = 0;
+  /** The index of the last entry that granted; each entry grants at most once. */
+  #lastGrantIndex = 0;
+  /** Events of the entry being applied. */
+  #events: LockEventRecord[] = [];
 
   /** The index of the last entry applied; 0 before any. */
   get appliedIndex(): number {
     return this.#appliedIndex;
   }
 
-  /** The number of held locks. */
+  /** The state machine's time: the largest `nowMs` applied so far (epoch milliseconds). */
+  get timeMs(): number {
+    return this.#timeMs;
+  }
+
+  /** The number of held locks (names with at least one holder, expired or not). */
   get size(): number {
     return this.#locks.size;
   }
 
-  isLocked(name: string): boolean {
-    return this.#locks.has(name);
+  /** The number of holds with a lease. */
+  get leaseCount(): number {
+    return this.#deadlines.size;
   }
 
-  get(name: string): LockRecord | undefined {
+  /** The lock as stored (holders whose lease ran out included); undefined when not held. */
+  get(name: string): LockRecordData | undefined {
     return this.#locks.get(name);
   }
 
+  /** The lock's holders still live at `nowMs`; undefined when there are none. */
+  live(name: string, nowMs: number): LiveLock | undefined {
+    const lock = this.#locks.get(name);
+    if (lock === undefined) return undefined;
+    const holders = lock.holders.filter((hold) => !isExpired(hold, nowMs));
+    return holders.length === 0 ? undefined : { mode: lock.mode, limit: lock.limit, holders };
+  }
+
+  /** Held names in order, from `from` (excluded when `exclusive`); '' = from the first. */
+  names(from: string, exclusive: boolean): Iterable<string> {
+    return this.#names.ascending(from, exclusive);
+  }
+
+  /** Leases by deadline, soonest first. */
+  deadlines(): Iterable<LeaseDeadline> {
+    return this.#deadlines.ascending();
+  }
+
+  /** What an acquire of `name` stamped `nowMs` would decide if it applied next. */
+  decide(name: string, request: GrantRequest, nowMs: number): GrantDecision {
+    const time = Math.max(this.#timeMs, nowMs);
+    const lock = this.live(name, time);
+    const stale = lock === undefined && this.#locks.has(name) ? 1 : 0;
+    return decideGrant(lock, request, this.#locks.size - stale);
+  }
+
   /** Applies the command of the committed entry at `index`, the one after appliedIndex. */
-  apply(index: number, command: LockCommand): CommandResult {
+  apply(index: number, command: LockCommand): Applied {
     this.#advanceTo(index);
-    switch (command.kind) {
-      case 'acquire':
-        return this.#acquire(index, command.name);
-      case 'release':
-        return this.#release(command.name);
-      default:
-        return assertNever(command, 'unknown lock command');
-    }
+    this.#timeMs = Math.max(this.#timeMs, command.nowMs);
+    this.#events = [];
+    const result = this.#dispatch(index, command);
+    const events = this.#events;
+    this.#events = [];
+    return { result, events };
   }
 
   /** Records that the entry at `index` (a leader's no-op) changed nothing. */
@@ -54,21 +150,303 @@ export class LockStateMachine {
     this.#advanceTo(index);
   }
 
-  #advanceTo(index: number): void {
-    assert(
-      index === this.#appliedIndex + 1,
-      `entry ${index} applied after entry ${this.#appliedIndex}: entries apply once, in order`,
+  /** The whole state as bytes: the same state gives the same bytes on every node. */
+  snapshot(): Uint8Array {
+    const locks: [string, LockRecordData][] = [];
+    for (const name of this.#names.ascending()) locks.push([name, this.#lockAt(name)]);
+    return encodeSnapshot({
+      appliedIndex: this.#appliedIndex,
+      timeMs: this.#timeMs,
+      lastGrantIndex: this.#lastGrantIndex,
+      locks,
+    });
+  }
+
+  /** The state machine `snapshot()` described. Throws MalformedSnapshotError on bad bytes. */
+  static restore(bytes: Uint8Array): LockStateMachine {
+    const data = decodeSnapshot(bytes);
+    const machine = new LockStateMachine();
+    machine.#appliedIndex = data.appliedIndex;
+    machine.#timeMs = data.timeMs;
+    machine.#lastGrantIndex = data.lastGrantIndex;
+    const deadlines: LeaseDeadline[] = [];
+    for (const [name, lock] of data.locks) {
+      machine.#locks.set(name, { mode: lock.mode, limit: lock.limit, holders: [...lock.holders] });
+      for (const hold of lock.holders) {
+        if (hold.expiresAtMs !== null) {
+          deadlines.push({ expiresAtMs: hold.expiresAtMs, token: hold.token, name });
+        }
+      }
+    }
+    machine.#names = SortedSet.fromSorted(
+      compareNames,
+      data.locks.map(([name]) => name),
     );
+    machine.#deadlines = SortedSet.fromSorted(compareDeadlines, deadlines.sort(compareDeadlines));
+    // decodeSnapshot checked every per-lock invariant and token uniqueness; the indexes were built
+    // from the same data. (The full assertInvariants() costs seconds at a million locks.)
+    assert(machine.#names.size === machine.#locks.size, 'the restored name index lost names');
+    return machine;
+  }
+
+  /** Checks every invariant (tests and restores; linear in the number of holds). */
+  assertInvariants(): void {
+    assert(this.#names.size === this.#locks.size, 'the name index and the locks differ in size');
+    let leases = 0;
+    const tokens = new Set<number>();
+    for (const [name, lock] of this.#locks) {
+      assert(this.#names.has(name), `lock ${name} is missing from the name index`);
+      assert(lock.holders.length >= 1, `lock ${name} has no holder`);
+      assert(lock.mode === 'shared' || lock.holders.length === 1, `exclusive ${name}: holders`);
+      for (const hold of lock.holders) {
+        assert(!tokens.has(hold.token), `token ${hold.token} held twice`);
+        tokens.add(hold.token);
+        assert(hold.token <= this.#lastGrantIndex, `token ${hold.token} after the last grant`);
+        if (hold.expiresAtMs === null) continue;
+        leases++;
+        const deadline = { expiresAtMs: hold.expiresAtMs, token: hold.token, name };
+        assert(this.#deadlines.has(deadline), `lease ${hold.token} missing from the index`);
+      }
+    }
+    assert(leases === this.#deadlines.size, 'the deadline index has leases no hold has');
+    assert(this.#lastGrantIndex <= this.#appliedIndex, 'a grant after the applied index');
+  }
+
+  #dispatch(index: number, command: LockCommand): CommandResult {
+    switch (command.kind) {
+      case 'acquire':
+        return this.#acquire(index, command);
+      case 'release':
+        return this.#release(index, command);
+      case 'force-release':
+        return this.#forceRelease(index, command);
+      case 'refresh':
+        return this.#refresh(command);
+      case 'expire':
+        return this.#expire(index, command);
+      case 'extend-leases':
+        return this.#extendLeases();
+      default:
+        return assertNever(command, 'unknown lock command');
+    }
+  }
+
+  #advanceTo(index: number): void {
+    if (index !== this.#appliedIndex + 1) {
+      assert(
+        false,
+        `entry ${index} applied after entry ${this.#appliedIndex}: entries apply once, in order`,
+      );
+    }
     this.#appliedIndex = index;
   }
 
-  #acquire(index: number, name: string): AcquireResult {
-    if (this.#locks.has(name)) return { outcome: 'conflict' };
-    this.#locks.set(name, { token: index });
-    return { outcome: 'acquired', token: index };
+  #acquire(index: number, command: AcquireCommand): AcquireCommandResult {
+    const lock = this.#dropExpired(command.name);
+    const decision = decideGrant(lock, command, this.#locks.size);
+    switch (decision.kind) {
+      case 'grant':
+        return {
+          outcome: 'acquired',
+          ...this.#grant(index, command.name, command),
+          renewed: false,
+        };
+      case 'renew':
+        return {
+          outcome: 'acquired',
+          hold: this.#renew(command.name, decision.hold, command.ttlMs),
+          mode: command.mode,
+          renewed: true,
+        };
+      case 'conflict':
+        return { outcome: 'conflict', holders: [...(lock?.holders ?? [])] };
+      case 'limit-reached':
+        return { outcome: 'limit-reached', limit: decision.limit };
+      default:
+        return assertNever(decision, 'unknown grant decision');
+    }
   }
 
-  #release(name: string): ReleaseResult {
-    return this.#locks.delete(name) ? { outcome: 'released' } : { outcome: 'not-locked' };
+  #release(index: number, command: ReleaseCommand): ReleaseCommandResult {
+    const lock = this.#dropExpired(command.name);
+    if (lock === undefined) return { outcome: 'not-locked' };
+    const target = lock.holders.find(
+      (hold) =>
+        hold.owner === command.owner && (command.token === null || hold.token === command.token),
+    );
+    if (target === undefined) return { outcome: 'not-owner', holders: [...lock.holders] };
+    this.#removeHold(command.name, lock, target, 'release');
+    const handOff = this.#handOff(index, command.name, command.handOff);
+    return { outcome: 'released', token: target.token, handOff };
+  }
+
+  #forceRelease(index: number, command: ForceReleaseCommand): ReleaseCommandResult {
+    const lock = this.#dropExpired(command.name);
+    if (lock === undefined) return { outcome: 'not-locked' };
+    let newestToken = 0;
+    for (const hold of [...lock.holders]) {
+      newestToken = Math.max(newestToken, hold.token);
+      this.#removeHold(command.name, lock, hold, 'force-release');
+    }
+    assert(!this.#locks.has(command.name), 'force-release left a holder');
+    const handOff = this.#handOff(index, command.name, command.handOff);
+    return { outcome: 'released', token: newestToken, handOff };
+  }
+
+  /** Refresh does not drop expired holds: it carries no hand-off, and `expire` will come. */
+  #refresh(command: RefreshCommand): RefreshCommandResult {
+    const lock = this.live(command.name, this.#timeMs);
+    if (lock === undefined) return { outcome: 'not-locked' };
+    const own = lock.holders.find((hold) => hold.owner === command.owner);
+    if (own === undefined) return { outcome: 'not-owner', holders: lock.holders };
+    const hold = this.#renew(command.name, own, command.ttlMs ?? own.ttlMs);
+    return { outcome: 'refreshed', hold, mode: lock.mode };
+  }
+
+  #expire(index: number, command: ExpireCommand): ExpireCommandResult {
+    const lock = this.#locks.get(command.name);
+    const hold = lock?.holders.find((held) => held.token === command.token);
+    if (lock === undefined || hold === undefined || !isExpired(hold, this.#timeMs)) {
+      return { outcome: 'not-expired' };
+    }
+    this.#removeHold(command.name, lock, hold, 'expire');
+    return { outcome: 'expired', handOff: this.#handOff(index, command.name, command.handOff) };
+  }
+
+  /**
+   * Every lease still live gets at least its full TTL from now, so that a leader change only
+   * lengthens leases. Leases already run out are left for `expire`. No events: a leader change
+   * would otherwise flood every subscriber with one per lease.
+   */
+  #extendLeases(): ExtendLeasesCommandResult {
+    const now = this.#timeMs;
+    const deadlines: LeaseDeadline[] = [];
+    let extended = 0;
+    for (const [name, lock] of this.#locks) {
+      lock.holders = lock.holders.map((hold) => {
+        if (hold.expiresAtMs === null || hold.ttlMs === null) return hold;
+        let expiresAtMs = hold.expiresAtMs;
+        if (expiresAtMs > now) {
+          expiresAtMs = Math.max(expiresAtMs, now + hold.ttlMs);
+          extended++;
+        }
+        deadlines.push({ expiresAtMs, token: hold.token, name });
+        return expiresAtMs === hold.expiresAtMs ? hold : { ...hold, expiresAtMs };
+      });
+    }
+    this.#deadlines = SortedSet.fromSorted(compareDeadlines, deadlines.sort(compareDeadlines));
+    return { outcome: 'extended', leases: extended };
+  }
+
+  /** Grants the hand-off a command carried, if it fits now; at most one grant per entry. */
+  #handOff(index: number, name: string, handOff: HandOff | null): HandOffResult | null {
+    if (handOff === null) return null;
+    const lock = this.#dropExpired(name);
+    const decision = decideGrant(lock, handOff, this.#locks.size);
+    if (decision.kind === 'grant') {
+      return { waiterId: handOff.waiterId, ...this.#grant(index, name, handOff), renewed: false };
+    }
+    if (decision.kind === 'renew') {
+      const hold = this.#renew(name, decision.hold, handOff.ttlMs);
+      return { waiterId: handOff.waiterId, hold, mode: handOff.mode, renewed: true };
+    }
+    return null;
+  }
+
+  #grant(index: number, name: string, request: GrantRequest): { hold: Hold; mode: LockMode } {
+    if (index <= this.#lastGrantIndex)
+      assert(false, `entry ${index} grants twice: tokens must be unique`);
+    this.#lastGrantIndex = index;
+    const now = this.#timeMs;
+    const hold: Hold = {
+      owner: request.owner,
+      token: index,
+      acquiredAtMs: now,
+      ttlMs: request.ttlMs,
+      expiresAtMs: leaseEnd(now, request.ttlMs),
+    };
+    let lock = this.#locks.get(name);
+    if (lock === undefined) {
+      const limit = request.mode === 'shared' ? request.limit : null;
+      lock = { mode: request.mode, limit, holders: [] };
+      this.#locks.set(name, lock);
+      this.#names.add(name);
+    }
+    if (lock.mode !== request.mode)
+      assert(false, `grant of ${request.mode} on a ${lock.mode} lock ${name}`);
+    assert(request.mode === 'exclusive' || request.owner !== null, 'shared grant without owner');
+    lock.holders.push(hold);
+    this.#addDeadline(name, hold);
+    this.#emit('grant', name, hold);
+    return { hold, mode: lock.mode };
+  }
+
+  /** The same hold (same token), with a lease of `ttlMs` from now. */
+  #renew(name: string, hold: Hold, ttlMs: number | null): Hold {
+    const lock = this.#lockAt(name);
+    const position = lock.holders.indexOf(hold);
+    if (position < 0) assert(false, `renew of a hold ${hold.token} that ${name} does not have`);
+    const renewed: Hold = { ...hold, ttlMs, expiresAtMs: leaseEnd(this.#timeMs, ttlMs) };
+    this.#deleteDeadline(name, hold);
+    lock.holders[position] = renewed;
+    this.#addDeadline(name, renewed);
+    this.#emit('refresh', name, renewed);
+    return renewed;
+  }
+
+  /** Removes the holds whose lease ran out (each an `expire` event); the lock if any is left. */
+  #dropExpired(name: string): LockRecord | undefined {
+    const lock = this.#locks.get(name);
+    if (lock === undefined) return undefined;
+    for (const hold of lock.holders.filter((held) => isExpired(held, this.#timeMs))) {
+      this.#removeHold(name, lock, hold, 'expire');
+    }
+    return this.#locks.get(name);
+  }
+
+  #removeHold(name: string, lock: LockRecord, hold: Hold, event: LockEventType): void {
+    const position = lock.holders.indexOf(hold);
+    if (position < 0) assert(false, `removal of a hold ${hold.token} that ${name} does not have`);
+    lock.holders.splice(position, 1);
+    this.#deleteDeadline(name, hold);
+    if (lock.holders.length === 0) {
+      this.#locks.delete(name);
+      this.#names.delete(name);
+    }
+    this.#emit(event, name, hold);
+  }
+
+  #addDeadline(name: string, hold: Hold): void {
+    if (hold.expiresAtMs === null) return;
+    const added = this.#deadlines.add({ expiresAtMs: hold.expiresAtMs, token: hold.token, name });
+    if (!added) assert(false, `lease ${hold.token} indexed twice`);
+  }
+
+  #deleteDeadline(name: string, hold: Hold): void {
+    if (hold.expiresAtMs === null) return;
+    const deleted = this.#deadlines.delete({
+      expiresAtMs: hold.expiresAtMs,
+      token: hold.token,
+      name,
+    });
+    if (!deleted) assert(false, `lease ${hold.token} was not indexed`);
+  }
+
+  #emit(type: LockEventType, name: string, hold: Hold): void {
+    this.#events.push({
+      type,
+      name,
+      owner: hold.owner,
+      token: hold.token,
+      index: this.#appliedIndex,
+      n: this.#events.length,
+      atMs: this.#timeMs,
+    });
+  }
+
+  #lockAt(name: string): LockRecord {
+    const lock = this.#locks.get(name);
+    if (lock === undefined) assert(false, `lock ${name} is not held`);
+    return lock;
   }
 }

@@ -11,7 +11,7 @@
  */
 import { type Entry, EntryType, type HardState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../util/crc32.js';
 
 export const recordFormatVersion = 1;
 

@@ -5,9 +5,34 @@ import { buildServer } from '../../src/api/server.js';
 import { errorCatalogue, LockdError, type LockdErrorCode } from '../../src/errors.js';
 import { AssertionError } from '../../src/util/assert.js';
 import { FakeLockService } from './fake-lock-service.js';
-import { assertJsonResponse, buildTestServer, deferred, notFound, ok } from './helpers.js';
+import {
+  assertJsonResponse,
+  badRequest,
+  buildTestServer,
+  deferred,
+  granted,
+  notFound,
+  ok,
+} from './helpers.js';
 
 const lockMethods = ['GET', 'POST', 'DELETE'] as const;
+
+function grantOf(name: string) {
+  return {
+    name,
+    owner: null,
+    token: 1,
+    mode: 'exclusive',
+    ttlMs: null,
+    acquiredAt: '2024-01-01T00:00:00.000Z',
+    expiresAt: null,
+  } as const;
+}
+
+function viewOf(name: string) {
+  const { name: _name, mode, ...holder } = grantOf(name);
+  return { name, mode, limit: null, holders: [holder], waiters: [] };
+}
 
 /** A server whose request loggers record their `error` calls instead of writing them. */
 function buildLoggingServer(): {
@@ -95,7 +120,10 @@ describe('errors from the service', () => {
     assert.match(secret.stack ?? '', /secret detail/);
     // The server is still answering.
     service.behaviour = { kind: 'normal' };
-    assertJsonResponse(await app.inject({ method: 'POST', url: '/lock/foo' }), ok);
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/foo' }),
+      granted({ name: 'foo', token: 1 }),
+    );
   });
 
   test('a thrown non-Error, a synchronous throw, and impossible results → 500', async () => {
@@ -110,9 +138,20 @@ describe('errors from the service', () => {
           },
         ],
         ['POST', () => Promise.resolve({ outcome: 'granted' })],
+        // The contract of before: a token and no grant.
+        ['POST', () => Promise.resolve({ outcome: 'acquired', token: 9 })],
+        [
+          'POST',
+          () =>
+            Promise.resolve({
+              outcome: 'acquired',
+              grant: { ...grantOf('foo'), token: 0 },
+            }),
+        ],
         ['DELETE', () => Promise.resolve({ outcome: 'gone' })],
         ['GET', () => Promise.resolve('yes')],
-        ['GET', () => Promise.resolve(undefined)],
+        ['GET', () => Promise.resolve({ ...viewOf('other') })],
+        ['GET', () => Promise.resolve({ ...viewOf('foo'), holders: [] })],
       ];
     for (const [method, answer] of answers) {
       service.behaviour = { kind: 'custom', answer };
@@ -181,7 +220,7 @@ describe('time-outs', () => {
       assertJsonResponse(await app.inject({ method: 'POST', url: '/lock/foo' }), timeout);
       service.behaviour = { kind: 'custom', answer: () => failing.promise };
       assertJsonResponse(await app.inject({ method: 'DELETE', url: '/lock/foo' }), timeout);
-      late.resolve({ outcome: 'acquired', token: 9 });
+      late.resolve({ outcome: 'acquired', grant: grantOf('foo') });
       failing.reject(new Error('lost the election'));
       // Rejections are reported once the microtask queue drains; one macrotask turn is enough.
       await new Promise((resolve) => setImmediate(resolve));
@@ -213,38 +252,64 @@ describe('time-outs', () => {
     body.push('defghij');
     body.push(null);
     assertJsonResponse(await app.inject({ method: 'GET', url: '/lock/foo' }), notFound);
-    assert.deepEqual(service.calls, [{ method: 'isLocked', name: 'foo' }]);
+    assert.deepEqual(service.callSummary(), ['describe foo']);
   });
 });
 
 describe('request bodies', () => {
-  const accepted: ReadonlyArray<readonly [string, string | Buffer]> = [
+  const ignored: ReadonlyArray<readonly [string, string | Buffer]> = [
     ['text/plain', 'hello'],
-    ['application/json', '{"owner":"me","ttl":"10s"}'],
-    ['application/json; charset=utf-8', '[1,2,3]'],
     ['application/json', ''],
     ['application/octet-stream', Buffer.from([0, 255, 1, 254])],
+    // Only JSON bodies carry parameters: a form body is ignored, as the seed ignored every body.
     ['application/x-www-form-urlencoded', 'owner=me&ttl=10s'],
     ['multipart/form-data; boundary=x', '--x\r\nnot really multipart'],
     ['image/png', 'not a png'],
     ['text/plain', ''],
   ];
-  for (const [contentType, payload] of accepted) {
+  for (const [contentType, payload] of ignored) {
     test(`a ${contentType} body (${payload.length} bytes) is ignored`, async () => {
       const { app, service } = buildTestServer();
       const headers = { 'content-type': contentType };
       assertJsonResponse(
         await app.inject({ method: 'POST', url: '/lock/a', headers, payload }),
-        ok,
+        granted({ name: 'a', token: 1 }),
       );
       assertJsonResponse(
         await app.inject({ method: 'DELETE', url: '/lock/a', headers, payload }),
         ok,
       );
-      assert.deepEqual(
-        service.calls.map((call) => call.method),
-        ['acquire', 'release'],
-      );
+      assert.deepEqual(service.callSummary(), ['acquire a', 'release a']);
+      assert.equal(service.calls[0]?.request.owner, null);
+    });
+  }
+
+  test('a JSON object body carries the parameters', async () => {
+    const { app, service } = buildTestServer();
+    const headers = { 'content-type': 'application/json; charset=utf-8' };
+    const payload = '{"owner":"me","ttl":"10s"}';
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/a', headers, payload }),
+      granted({ name: 'a', owner: 'me', token: 1, ttlMs: 10_000 }),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'DELETE', url: '/lock/a', headers, payload: '{"owner":"me"}' }),
+      ok,
+    );
+    assert.deepEqual(service.callSummary(), ['acquire a', 'release a']);
+  });
+
+  for (const payload of ['[1,2,3]', '"owner"', '42', 'null', 'true']) {
+    test(`a JSON body that is not an object (${payload}) → 400, nothing changes`, async () => {
+      const { app, service } = buildTestServer();
+      const headers = { 'content-type': 'application/json' };
+      for (const method of ['POST', 'DELETE'] as const) {
+        assertJsonResponse(
+          await app.inject({ method, url: '/lock/a', headers, payload }),
+          badRequest('JSON body must be an object'),
+        );
+      }
+      assert.deepEqual(service.calls, []);
     });
   }
 
@@ -280,17 +345,14 @@ describe('request bodies', () => {
     assertJsonResponse(await app.inject({ method: 'GET', url: '/lock/a' }), notFound);
     assertJsonResponse(
       await app.inject({ method: 'POST', url: '/lock/a', headers, payload: fits }),
-      ok,
+      granted({ name: 'a', token: 1 }),
     );
     assertJsonResponse(
       await app.inject({ method: 'DELETE', url: '/lock/a', headers, payload: overflows }),
       tooLarge,
     );
-    assertJsonResponse(await app.inject({ method: 'GET', url: '/lock/a' }), ok);
-    assert.deepEqual(
-      service.calls.map((call) => call.method),
-      ['isLocked', 'acquire', 'isLocked'],
-    );
+    assert.equal((await app.inject({ method: 'GET', url: '/lock/a' })).statusCode, 200);
+    assert.deepEqual(service.callSummary(), ['describe a', 'acquire a', 'describe a']);
   });
 
   test('a bad name is answered before the body is read', async () => {

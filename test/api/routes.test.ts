@@ -3,42 +3,63 @@ import { describe, test } from 'node:test';
 import {
   assertJsonResponse,
   badName,
+  badRequest,
   buildTestServer,
   conflict,
+  fakeInstant,
+  granted,
   methodNotAllowed,
   notFound,
+  notLocked,
   ok,
 } from './helpers.js';
 
 const allowLock = 'GET, HEAD, POST, DELETE';
+
+/** GET's 200 for a lock held anonymously since the fake epoch. */
+function heldAnonymously(name: string, token: number): { status: number; body: string } {
+  const holder = `{"owner":null,"token":${token},"acquiredAt":"${fakeInstant()}","ttlMs":null,"expiresAt":null}`;
+  return {
+    status: 200,
+    body: `{"name":"${name}","mode":"exclusive","limit":null,"holders":[${holder}],"waiters":[]}\n`,
+  };
+}
 
 describe('the seed flow', () => {
   test('GET 404 → POST 200 → GET 200 → POST 409 → DELETE 200 → DELETE 404', async () => {
     const { app, service } = buildTestServer();
     const steps = [
       ['GET', notFound],
-      ['POST', ok],
-      ['GET', ok],
+      ['POST', granted({ name: 'foo', token: 1 })],
+      ['GET', heldAnonymously('foo', 1)],
       ['POST', conflict],
       ['DELETE', ok],
-      ['DELETE', notFound],
+      ['DELETE', notLocked],
       ['GET', notFound],
     ] as const;
     for (const [method, expected] of steps) {
       assertJsonResponse(await app.inject({ method, url: '/lock/foo' }), expected);
     }
-    assert.deepEqual(
-      service.calls.map((call) => `${call.method} ${call.name}`),
-      [
-        'isLocked foo',
-        'acquire foo',
-        'isLocked foo',
-        'acquire foo',
-        'release foo',
-        'release foo',
-        'isLocked foo',
-      ],
-    );
+    assert.deepEqual(service.callSummary(), [
+      'describe foo',
+      'acquire foo',
+      'describe foo',
+      'acquire foo',
+      'release foo',
+      'release foo',
+      'describe foo',
+    ]);
+    // Without parameters, every request is the seed's: anonymous, exclusive, no lease, no wait.
+    assert.deepEqual(service.calls[1]?.request, {
+      name: 'foo',
+      owner: null,
+      ttlMs: null,
+      waitMs: 0,
+      mode: 'exclusive',
+      limit: null,
+    });
+    assert.deepEqual(service.calls[4]?.request, { name: 'foo', owner: null, force: false });
+    assert.deepEqual(service.calls[0]?.request, { name: 'foo', stale: false });
   });
 
   test('HEAD answers like GET, without a body', async () => {
@@ -46,37 +67,65 @@ describe('the seed flow', () => {
     assertJsonResponse(await app.inject({ method: 'HEAD', url: '/lock/foo' }), notFound, {
       head: true,
     });
-    service.held.add('foo');
-    assertJsonResponse(await app.inject({ method: 'HEAD', url: '/lock/foo' }), ok, { head: true });
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/foo' }),
+      granted({ name: 'foo', token: 1 }),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'HEAD', url: '/lock/foo' }),
+      heldAnonymously('foo', 1),
+      { head: true },
+    );
     assertJsonResponse(
       await app.inject({ method: 'HEAD', url: '/lock/a%20b' }),
       badName('Name contains non-printable/non-ascii byte 32 at offset 1'),
       { head: true },
     );
-    assert.deepEqual(service.calls, [
-      { method: 'isLocked', name: 'foo' },
-      { method: 'isLocked', name: 'foo' },
-    ]);
+    assert.deepEqual(service.callSummary(), ['describe foo', 'acquire foo', 'describe foo']);
   });
 
   test('locks are independent and names are case-sensitive', async () => {
     const { app, service } = buildTestServer();
-    assertJsonResponse(await app.inject({ method: 'POST', url: '/lock/Foo' }), ok);
-    assertJsonResponse(await app.inject({ method: 'POST', url: '/lock/foo' }), ok);
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/Foo' }),
+      granted({ name: 'Foo', token: 1 }),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/foo' }),
+      granted({ name: 'foo', token: 2 }),
+    );
     assertJsonResponse(await app.inject({ method: 'GET', url: '/lock/FOO' }), notFound);
-    assert.deepEqual([...service.held].sort(), ['Foo', 'foo']);
+    assert.deepEqual(service.holders('Foo').length, 1);
+    assert.deepEqual(service.holders('foo').length, 1);
   });
 
-  test('the name given to the service is the decoded one, and query strings are ignored', async () => {
+  test('the name given to the service is the decoded one; an empty query is no parameter', async () => {
     const { app, service } = buildTestServer();
-    assertJsonResponse(await app.inject({ method: 'POST', url: '/lock/%61%2D%5F?x=1' }), ok);
-    assertJsonResponse(await app.inject({ method: 'GET', url: '/lock/a-_?owner=%G1&y' }), ok);
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/%61%2D%5F?' }),
+      granted({ name: 'a-_', token: 1 }),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'GET', url: '/lock/a-_?&&' }),
+      heldAnonymously('a-_', 1),
+    );
     assertJsonResponse(await app.inject({ method: 'DELETE', url: '/lock/a-_?' }), ok);
-    assert.deepEqual(service.calls, [
-      { method: 'acquire', name: 'a-_' },
-      { method: 'isLocked', name: 'a-_' },
-      { method: 'release', name: 'a-_' },
-    ]);
+    assert.deepEqual(service.callSummary(), ['acquire a-_', 'describe a-_', 'release a-_']);
+  });
+
+  test('query parameters the route does not take → 400 naming them; the service is not called', async () => {
+    const { app, service } = buildTestServer();
+    const cases = [
+      ['POST', '/lock/a?x=1', 'Unknown parameter x (accepted here: owner, ttl, wait, mode, limit)'],
+      ['GET', '/lock/a?owner=me', 'Unknown parameter owner (accepted here: stale)'],
+      ['DELETE', '/lock/a?ttl=1s', 'Unknown parameter ttl (accepted here: owner, force)'],
+      ['GET', '/lock/a?stale=%G1&y', 'Invalid percent-encoding in query string'],
+      ['GET', '/lock/a?stale=true&stale=false', 'Parameter stale is given more than once'],
+    ] as const;
+    for (const [method, url, message] of cases) {
+      assertJsonResponse(await app.inject({ method, url }), badRequest(message));
+    }
+    assert.deepEqual(service.calls, []);
   });
 
   test('GET /healthz', async () => {
@@ -118,7 +167,7 @@ describe('lock names', () => {
         assertJsonResponse(await app.inject({ method, url }), badName(message));
       }
       assert.deepEqual(service.calls, [], 'the service must not be called');
-      assert.deepEqual([...service.held], []);
+      assert.equal(service.events.length, 0);
     });
   }
 
@@ -132,22 +181,47 @@ describe('lock names', () => {
   test('128 bytes is accepted, raw or percent-encoded', async () => {
     const { app, service } = buildTestServer();
     const name = 'x'.repeat(128);
-    assertJsonResponse(await app.inject({ method: 'POST', url: `/lock/${name}` }), ok);
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: `/lock/${name}` }),
+      granted({ name, token: 1 }),
+    );
     assertJsonResponse(
       await app.inject({ method: 'POST', url: `/lock/${'%78'.repeat(128)}` }),
       conflict,
     );
-    assert.deepEqual(service.calls, [
-      { method: 'acquire', name },
-      { method: 'acquire', name },
-    ]);
+    assert.deepEqual(service.callSummary(), [`acquire ${name}`, `acquire ${name}`]);
   });
 
   test('every allowed byte class', async () => {
     const { app, service } = buildTestServer();
     const name = '$-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
-    assertJsonResponse(await app.inject({ method: 'POST', url: `/lock/${name}` }), ok);
-    assert.deepEqual(service.calls, [{ method: 'acquire', name }]);
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: `/lock/${name}` }),
+      granted({ name, token: 1 }),
+    );
+    assert.deepEqual(service.callSummary(), [`acquire ${name}`]);
+  });
+
+  test('the sub-paths check the name the same way', async () => {
+    const { app, service } = buildTestServer();
+    const message = 'Name contains non-printable/non-ascii byte 32 at offset 1';
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/a%20b/refresh?owner=me' }),
+      badName(message),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'GET', url: '/lock/a%20b/events' }),
+      badName(message),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'GET', url: '/lock/%BD/events' }),
+      badName('Name contains non-printable/non-ascii byte 189 at offset 0'),
+    );
+    assertJsonResponse(
+      await app.inject({ method: 'POST', url: '/lock/%G1/refresh' }),
+      badName('Invalid percent-encoding in lock name'),
+    );
+    assert.deepEqual(service.calls, []);
   });
 });
 
@@ -163,7 +237,15 @@ describe('routing', () => {
     '/lock//foo',
     '/lock',
     '/LOCK/foo',
-    '/locks',
+    '/lock/foo/bar',
+    '/lock/foo/refresh/',
+    '/lock/foo/Refresh',
+    '/lock/foo/constructor',
+    '/lock/a%2Fb/refresh',
+    '/lock//refresh',
+    '/locks/',
+    '/events/',
+    '/lockx',
     '/',
     '/nope',
     '/nope%BD',
@@ -200,6 +282,26 @@ describe('routing', () => {
       await app.inject({ method: 'POST', url: '/healthz' }),
       methodNotAllowed('POST', 'GET, HEAD'),
     );
+  });
+
+  test('another method on the new paths → 405 with their Allow', async () => {
+    const { app, service } = buildTestServer();
+    const cases = [
+      ['GET', '/lock/foo/refresh', 'POST'],
+      ['DELETE', '/lock/%BD/refresh', 'POST'],
+      ['POST', '/lock/foo/events', 'GET'],
+      ['HEAD', '/lock/foo/events', 'GET'],
+      ['POST', '/locks', 'GET, HEAD'],
+      ['DELETE', '/locks?prefix=a', 'GET, HEAD'],
+      ['POST', '/events', 'GET'],
+      ['HEAD', '/events', 'GET'],
+    ] as const;
+    for (const [method, url, allow] of cases) {
+      assertJsonResponse(await app.inject({ method, url }), methodNotAllowed(method, allow), {
+        head: method === 'HEAD',
+      });
+    }
+    assert.deepEqual(service.calls, []);
   });
 
   test('a lock name is never taken from the query string', async () => {

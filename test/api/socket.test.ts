@@ -54,22 +54,32 @@ describe('over a real socket', () => {
     const base = `http://127.0.0.1:${port}/lock/socket-flow`;
     const expected = [
       ['GET', 404, '{"error":"Not Found"}\n'],
-      ['POST', 200, '{}\n'],
-      ['GET', 200, '{}\n'],
+      ['POST', 200, undefined],
+      ['GET', 200, undefined],
       ['POST', 409, '{"error":"Lock conflict"}\n'],
       ['DELETE', 200, '{}\n'],
       ['DELETE', 404, '{"error":"Not Found"}\n'],
     ] as const;
+    const bodies: string[] = [];
     for (const [method, status, body] of expected) {
       const response = await fetch(base, { method });
       assert.equal(response.status, status);
       assert.equal(response.headers.get('content-type'), jsonContentType);
-      assert.equal(await response.text(), body);
+      const text = await response.text();
+      bodies.push(text);
+      if (body !== undefined) assert.equal(text, body);
     }
+    // The 200s carry the grant and the lock's holders (their exact bytes: routes.test.ts).
+    assert.match(bodies[1] ?? '', /^\{"name":"socket-flow","owner":null,"token":\d+,/);
+    assert.match(bodies[2] ?? '', /^\{"name":"socket-flow","mode":"exclusive",/);
     // curl -X POST: no body, no Content-Type, no Content-Length.
     const curlLike = await send(port, 'POST', '/lock/curl-like');
-    assert.deepEqual([curlLike.status, curlLike.body], [200, '{}\n']);
-    assert.equal(service.held.has('curl-like'), true);
+    assert.equal(curlLike.status, 200);
+    assert.match(
+      curlLike.body,
+      /^\{"name":"curl-like","owner":null,"token":\d+,"mode":"exclusive","ttlMs":null,"expiresAt":null,"acquiredAt":"[^"]+"\}\n$/,
+    );
+    assert.equal(curlLike.headers['lockd-token'], String(service.holders('curl-like')[0]?.token));
   });
 
   test('raw targets: %BD, a+b, /lock/a/b, /lock/, a%2Fb, absolute form', async () => {
@@ -103,7 +113,7 @@ describe('over a real socket', () => {
         'LOCKD_ERR_BAD_NAME',
       ],
       [
-        `http://127.0.0.1:${port}/lock/absolute?x=1`,
+        `http://127.0.0.1:${port}/lock/absolute?stale=true`,
         404,
         '{"error":"Not Found"}\n',
         'LOCKD_ERR_NOT_FOUND',
@@ -121,7 +131,9 @@ describe('over a real socket', () => {
     const others = service.calls.filter(
       (call) => call.name !== 'socket-flow' && call.name !== 'curl-like',
     );
-    assert.deepEqual(others, [{ method: 'isLocked', name: 'absolute' }]);
+    assert.deepEqual(others, [
+      { method: 'describe', name: 'absolute', request: { name: 'absolute', stale: true } },
+    ]);
   });
 
   test('HEAD has the headers of GET and no body; PUT → 405 with Allow', async () => {
@@ -186,8 +198,8 @@ describe('over a real socket', () => {
     const check = await send(port, 'GET', '/lock/stalled');
     assert.equal(check.status, 404);
     assert.deepEqual(
-      service.calls.filter((call) => call.name === 'stalled'),
-      [{ method: 'isLocked', name: 'stalled' }],
+      service.calls.filter((call) => call.name === 'stalled').map((call) => call.method),
+      ['describe'],
     );
   });
 });

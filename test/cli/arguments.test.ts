@@ -14,13 +14,46 @@ describe('parseArguments', () => {
     assert.deepEqual(parseArguments([]), {
       help: false,
       version: false,
-      listen: '127.0.0.1:2081',
+      listen: undefined,
       dataDirectory: './data',
       inMemory: false,
       logLevel: 'info',
       clusterFile: undefined,
       id: undefined,
       requestTimeoutMs: 5000,
+      clusterSecret: undefined,
+      clusterSecretFile: undefined,
+      snapshotEvery: 10_000,
+      limits: {
+        maxLocks: 1_000_000,
+        maxWaitersPerLock: 1_000,
+        maxHoldersPerLock: 1_000,
+        maxOwnerBytes: 128,
+        maxTtlMs: 86_400_000,
+        maxWaitMs: 600_000,
+      },
+      maxBodyBytes: 65_536,
+      enableFaultInjection: false,
+    });
+  });
+
+  test('limits come from flags, durations with units', () => {
+    const options = parseArguments([
+      '--max-locks',
+      '10',
+      '--max-ttl',
+      '30s',
+      '--max-wait=5m',
+      '--max-owner-bytes',
+      '64',
+    ]);
+    assert.deepEqual(options.limits, {
+      maxLocks: 10,
+      maxWaitersPerLock: 1_000,
+      maxHoldersPerLock: 1_000,
+      maxOwnerBytes: 64,
+      maxTtlMs: 30_000,
+      maxWaitMs: 300_000,
     });
   });
 
@@ -55,6 +88,19 @@ describe('parseArguments', () => {
     [['--in-memory=yes'], 'flag --in-memory takes no value'],
     [['--listen', 'a:1', '--listen', 'b:2'], 'flag --listen given twice'],
     [['--request-timeout-ms', '0'], '--request-timeout-ms must be between 1 and 600000, not 0'],
+    [
+      ['--max-ttl', '1.5s'],
+      "--max-ttl must be a duration such as 1500, 500ms, 30s, 5m or 1h, not '1.5s'",
+    ],
+    [
+      ['--max-wait', '2d'],
+      "--max-wait must be a duration such as 1500, 500ms, 30s, 5m or 1h, not '2d'",
+    ],
+    [['--max-wait', '25h'], '--max-wait must be at most 86400000 ms, not 25h'],
+    [
+      ['--cluster-secret', 'a', '--cluster-secret-file', 'f'],
+      '--cluster-secret and --cluster-secret-file exclude each other',
+    ],
   ];
   for (const [argv, message] of rejected) {
     test(`rejects ${argv.join(' ')}`, () => {
@@ -84,7 +130,7 @@ describe('parseAddress', () => {
 });
 
 describe('parseClusterFile', () => {
-  test("the seed's format maps ids to addresses", () => {
+  test("the seed's short form maps ids to client addresses; peer port = client port + 1000", () => {
     const members = parseClusterFile(
       '{"101": "localhost:2081", "102": "localhost:2082"}',
       'c.json',
@@ -92,8 +138,28 @@ describe('parseClusterFile', () => {
     assert.deepEqual(
       [...members],
       [
-        [101, { host: 'localhost', port: 2081 }],
-        [102, { host: 'localhost', port: 2082 }],
+        [
+          101,
+          { client: { host: 'localhost', port: 2081 }, peer: { host: 'localhost', port: 3081 } },
+        ],
+        [
+          102,
+          { client: { host: 'localhost', port: 2082 }, peer: { host: 'localhost', port: 3082 } },
+        ],
+      ],
+    );
+  });
+
+  test('the extended form names both addresses, and may mix with the short form', () => {
+    const members = parseClusterFile(
+      '{"1": {"client": "127.0.0.1:2081", "peer": "10.0.0.1:9000"}, "2": "127.0.0.1:2082"}',
+      'c.json',
+    );
+    assert.deepEqual(
+      [...members],
+      [
+        [1, { client: { host: '127.0.0.1', port: 2081 }, peer: { host: '10.0.0.1', port: 9000 } }],
+        [2, { client: { host: '127.0.0.1', port: 2082 }, peer: { host: '127.0.0.1', port: 3082 } }],
       ],
     );
   });
@@ -104,7 +170,26 @@ describe('parseClusterFile', () => {
     ['{}', 'cluster file c.json names no members'],
     ['{"a": "h:1"}', "cluster file c.json: id 'a' must be a positive whole number"],
     ['{"0": "h:1"}', "cluster file c.json: id '0' must be a positive whole number"],
-    ['{"1": 5}', 'cluster file c.json: the address of id 1 must be a "host:port" string'],
+    [
+      '{"1": 5}',
+      'cluster file c.json: the address of id 1 must be a "host:port" string or {"client": …, "peer": …}',
+    ],
+    [
+      '{"1": {"client": "h:1"}}',
+      'cluster file c.json: the address of id 1 must have "client" and "peer" as "host:port" strings',
+    ],
+    [
+      '{"1": {"client": "h:1", "peer": "h:2", "x": 1}}',
+      "cluster file c.json: the address of id 1 has unknown field 'x'",
+    ],
+    [
+      '{"1": "h:65000"}',
+      'cluster file c.json: the address of id 1: port 65000 leaves no peer port (client port + 1000)',
+    ],
+    [
+      '{"1": "h:2081", "2": "h:1081"}',
+      'cluster file c.json: h:2081 is both the client address of id 1 and the peer address of id 2',
+    ],
     ['{"1": "nope"}', "cluster file c.json: the address of id 1 must be host:port, not 'nope'"],
   ];
   for (const [text, message] of rejected) {

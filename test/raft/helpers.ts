@@ -10,6 +10,8 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type PreVote,
+  type PreVoteResponse,
   type Ready,
   type RequestVote,
   type RequestVoteResponse,
@@ -24,6 +26,10 @@ export interface NodeSetup extends Partial<Omit<RawNodeOptions, 'persisted'>> {
   readonly seed?: number;
 }
 
+/**
+ * A node driven by hand. PreVote and CheckQuorum are off unless asked for: the paper's rules are
+ * tested on the paper's algorithm, and the extensions in their own files.
+ */
 export function newNode(setup: NodeSetup = {}): RawNode {
   const { hardState, terms, seed, ...options } = setup;
   return new RawNode({
@@ -31,6 +37,8 @@ export function newNode(setup: NodeSetup = {}): RawNode {
     peers: [1, 2, 3],
     electionTicks,
     heartbeatTicks: 1,
+    preVote: false,
+    checkQuorum: false,
     random: new SeededRandom(seed ?? 1),
     persisted: { hardState: hardState ?? emptyHardState, entries: log(terms ?? []) },
     ...options,
@@ -83,6 +91,15 @@ export function tickUntilCampaign(node: RawNode, ticksMax = 2 * electionTicks): 
   throw new Error(`node did not campaign within ${ticksMax} ticks`);
 }
 
+/** Ticks until `done` holds; returns the ticks it took. */
+export function tickUntil(node: RawNode, done: () => boolean, ticksMax: number): number {
+  for (let ticks = 1; ticks <= ticksMax; ticks++) {
+    node.tick();
+    if (done()) return ticks;
+  }
+  throw new Error(`condition not reached within ${ticksMax} ticks`);
+}
+
 /** Makes node 1 of [1, 2, 3] the leader of the next term, with node 2's vote. */
 export function electNode1(node: RawNode): void {
   tickUntilCampaign(node);
@@ -115,6 +132,16 @@ export function appendEntries(
     commit: 0,
     ...fields,
   };
+}
+
+export function preVote(fields: Partial<PreVote> & { from: NodeId; term: number }): PreVote {
+  return { type: 'PreVote', to: 1, lastLogIndex: 0, lastLogTerm: 0, ...fields };
+}
+
+export function preVoteResponse(
+  fields: Partial<PreVoteResponse> & { from: NodeId; term: number; granted: boolean },
+): PreVoteResponse {
+  return { type: 'PreVoteResponse', to: 1, ...fields };
 }
 
 export function appendResponse(

@@ -1,24 +1,36 @@
 /**
  * An in-memory cluster of RawNodes for tests: every node's Ready is "persisted" into an in-memory
- * copy, its messages go into one in-flight pool, and its committed entries into an applied list.
- * Message loss, reordering, partitions, crashes and restarts are driven by a seeded Random, so a
- * failing seed replays exactly. After every action the five Raft safety properties can be checked
- * (`SafetyChecker`), which throws on the first violation.
+ * copy, its messages go into one in-flight pool, and its committed entries into an applied list
+ * (the test state machine: a snapshot of it is the encoded list). Message loss, reordering,
+ * partitions, crashes and restarts are driven by a seeded Random, so a failing seed replays
+ * exactly. After every action the five Raft safety properties can be checked (`SafetyChecker`),
+ * which throws on the first violation, and every read answered is checked to be linearizable.
  */
 import { SeededRandom } from '../../src/raft/random.js';
 import { RawNode, type RawNodeOptions } from '../../src/raft/raw-node.js';
 import {
+  type ConfChange,
   type Entry,
+  type EntryType,
   emptyHardState,
   type HardState,
   type Message,
   type NodeId,
   type PersistedState,
+  type ReadState,
   type Ready,
+  type Snapshot,
 } from '../../src/raft/types.js';
 
+export type NodeOptions = Partial<
+  Omit<RawNodeOptions, 'id' | 'peers' | 'random' | 'persisted' | 'electionTicks' | 'heartbeatTicks'>
+>;
+
 export interface NetworkOptions {
+  /** Every node of the simulation. */
   readonly ids: readonly NodeId[];
+  /** The bootstrap voters (default: every node). The others start empty, as joining nodes. */
+  readonly voters?: readonly NodeId[];
   readonly seed: number;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
@@ -27,20 +39,18 @@ export interface NetworkOptions {
   /** Deliver in-flight messages in random order rather than in the order they were sent. */
   readonly reorder?: boolean;
   /** Passed to every RawNode. */
-  readonly nodeOptions?: Partial<
-    Pick<
-      RawNodeOptions,
-      | 'maxEntriesPerAppend'
-      | 'maxPendingProposals'
-      | 'maxInflightAppends'
-      | 'maxCommittedEntriesPerReady'
-    >
-  >;
+  readonly nodeOptions?: NodeOptions;
+  /** What some nodes have on disk when the simulation starts (default: nothing). */
+  readonly initialState?: ReadonlyMap<NodeId, { hardState: HardState; entries: readonly Entry[] }>;
 }
 
 /** What a node has made durable: the only thing that survives its crash. */
 export interface DurableState {
   hardState: HardState;
+  snapshot: Snapshot | undefined;
+  /** The entries the snapshot covers, decoded from its data (the test state machine). */
+  snapshotEntries: Entry[];
+  /** The log after the snapshot, contiguous. */
   entries: Entry[];
 }
 
@@ -49,8 +59,18 @@ export interface SimulatedNode {
   /** Undefined while the node is crashed. */
   raw: RawNode | undefined;
   readonly durable: DurableState;
-  /** The entries this incarnation applied, in order (rebuilt by replay after a restart). */
+  /** The entries this incarnation applied, in order, from index 1 (restored from snapshots). */
   applied: Entry[];
+}
+
+/** A read asked of a node, and what it must see to be linearizable. */
+export interface ReadRecord {
+  readonly node: NodeId;
+  readonly requestId: number;
+  /** The highest index any node had applied (so any client could have seen) when it was asked. */
+  readonly mustCover: number;
+  /** Its answer, once it came. */
+  answer: ReadState | undefined;
 }
 
 export class Network {
@@ -62,11 +82,15 @@ export class Network {
   reorder: boolean;
   /** Called with every message a node sends, before loss is decided: for tests that count them. */
   onSend: ((message: Message) => void) | undefined = undefined;
+  /** Every read asked, by request id. */
+  readonly reads = new Map<number, ReadRecord>();
   readonly #options: NetworkOptions;
   readonly #nodes = new Map<NodeId, SimulatedNode>();
   #inFlight: Message[] = [];
   /** Directed links that lose every message, as "from->to". */
   readonly #cut = new Set<string>();
+  #nextRequestId = 1;
+  #maxApplied = 0;
 
   constructor(options: NetworkOptions) {
     this.#options = options;
@@ -75,10 +99,16 @@ export class Network {
     this.dropRate = options.dropRate ?? 0;
     this.reorder = options.reorder ?? false;
     for (const id of this.ids) {
+      const initial = options.initialState?.get(id);
       const node: SimulatedNode = {
         id,
         raw: undefined,
-        durable: { hardState: emptyHardState, entries: [] },
+        durable: {
+          hardState: initial?.hardState ?? emptyHardState,
+          snapshot: undefined,
+          snapshotEntries: [],
+          entries: [...(initial?.entries ?? [])],
+        },
         applied: [],
       };
       this.#nodes.set(id, node);
@@ -125,6 +155,12 @@ export class Network {
     return leaders[0]?.id;
   }
 
+  /** The members (voters and learners) of the membership `id` sees. */
+  membersSeenBy(id: NodeId): NodeId[] {
+    const { voters, learners } = this.node(id).status();
+    return [...voters, ...learners];
+  }
+
   tick(id: NodeId): void {
     this.node(id).tick();
     this.safety.observeStatus(this.node(id).status());
@@ -138,9 +174,45 @@ export class Network {
     return this.node(id).propose(data);
   }
 
+  proposeConfChange(id: NodeId, change: ConfChange): ReturnType<RawNode['proposeConfChange']> {
+    return this.node(id).proposeConfChange(change);
+  }
+
+  /** Asks node `id` for a linearizable read. Returns its record (answered later, or failed now). */
+  read(id: NodeId): ReadRecord {
+    const requestId = this.#nextRequestId++;
+    const record: ReadRecord = {
+      node: id,
+      requestId,
+      mustCover: this.#maxApplied,
+      answer: undefined,
+    };
+    this.reads.set(requestId, record);
+    const result = this.node(id).readIndex(requestId);
+    if (!result.ok) record.answer = { requestId, ok: false, reason: result.reason };
+    return record;
+  }
+
   /**
-   * Handles one Ready of node `id` as a host must: persist, then send, then apply, then advance.
-   * Returns the Ready, or undefined if it had none.
+   * The host took a snapshot of node `id`'s state machine at its applied index (or `index`), and
+   * compacted its log. Returns the snapshot, or undefined if the log was compacted past it already.
+   */
+  compact(id: NodeId, index?: number): Snapshot | undefined {
+    const node = this.simulated(id);
+    const at = index ?? this.node(id).status().appliedIndex;
+    const covered = node.applied.slice(0, at);
+    const snapshot = this.node(id).compact(at, encodeEntries(covered));
+    if (snapshot === undefined) return undefined;
+    const durable = node.durable;
+    durable.snapshot = snapshot;
+    durable.snapshotEntries = covered;
+    durable.entries = durable.entries.filter((entry) => entry.index > at);
+    return snapshot;
+  }
+
+  /**
+   * Handles one Ready of node `id` as a host must: persist, then send, then apply, then answer
+   * reads, then advance. Returns the Ready, or undefined if it had none.
    */
   processReady(id: NodeId): Ready | undefined {
     const node = this.simulated(id);
@@ -150,6 +222,10 @@ export class Network {
     persist(node.durable, ready);
     this.safety.checkReadyContract(id, ready, node.durable);
     for (const message of ready.messages) this.#send(message);
+    if (ready.snapshot !== undefined) {
+      node.applied = [...node.durable.snapshotEntries];
+      for (const entry of node.applied) this.safety.observeApplied(id, entry);
+    }
     for (const entry of ready.committedEntries) {
       if (entry.index !== node.applied.length + 1) {
         throw new Error(`node ${id} applies ${entry.index} after ${node.applied.length}`);
@@ -157,6 +233,8 @@ export class Network {
       node.applied.push(entry);
       this.safety.observeApplied(id, entry);
     }
+    this.#maxApplied = Math.max(this.#maxApplied, node.applied.length);
+    for (const readState of ready.readStates) this.#answerRead(id, readState);
     raw.advance();
     this.safety.observeReady(id, raw.status(), ready, node.durable);
     return ready;
@@ -170,13 +248,26 @@ export class Network {
   }
 
   /** Delivers (or loses, if its link is cut or its target is down) the in-flight message at `position`. */
-  deliverAt(position: number): void {
+  deliverAt(position: number): Message {
     const [message] = this.#inFlight.splice(position, 1);
     if (message === undefined) throw new Error(`no in-flight message at ${position}`);
     const target = this.#nodes.get(message.to);
-    if (target?.raw === undefined || this.#cut.has(link(message.from, message.to))) return;
+    if (target?.raw === undefined || this.#cut.has(link(message.from, message.to))) return message;
     target.raw.step(message);
     this.safety.observeStatus(target.raw.status());
+    return message;
+  }
+
+  /** Whether messages from `from` to `to` are lost (a partition). */
+  isCut(from: NodeId, to: NodeId): boolean {
+    return this.#cut.has(link(from, to));
+  }
+
+  /** Removes the in-flight message at `position` without delivering it. */
+  dropAt(position: number): Message {
+    const [message] = this.#inFlight.splice(position, 1);
+    if (message === undefined) throw new Error(`no in-flight message at ${position}`);
+    return message;
   }
 
   /** Delivers one message: the oldest, or a random one when reordering. Returns false if none. */
@@ -211,6 +302,15 @@ export class Network {
     throw new Error(`the network did not stabilize in ${roundsMax} rounds`);
   }
 
+  /** Ticks every running node and stabilizes, `ticks` times. */
+  runFor(ticks: number): void {
+    this.stabilize();
+    for (let tick = 0; tick < ticks; tick++) {
+      this.tickAll();
+      this.stabilize();
+    }
+  }
+
   /** Ticks every running node and stabilizes, until `done` holds. Returns the ticks it took. */
   runUntil(done: () => boolean, ticksMax: number): number {
     this.stabilize();
@@ -223,15 +323,14 @@ export class Network {
     throw new Error(`condition not reached in ${ticksMax} ticks`);
   }
 
-  /** Runs until one leader is followed by every running node. Returns its id. */
+  /** Runs until one leader is followed by every running member of its membership. Returns it. */
   electLeader(ticksMax = 500): NodeId {
     let leader: NodeId | undefined;
     this.runUntil(() => {
       leader = this.currentLeader();
-      return (
-        leader !== undefined &&
-        this.aliveIds().every((id) => this.node(id).status().leader === leader)
-      );
+      if (leader === undefined) return false;
+      const members = this.membersSeenBy(leader).filter((id) => this.isAlive(id));
+      return members.every((id) => this.node(id).status().leader === leader);
     }, ticksMax);
     if (leader === undefined) throw new Error('no leader');
     return leader;
@@ -282,17 +381,22 @@ export class Network {
 
   /** The durable logs and applied lists must agree everywhere: throws if they do not. */
   checkSafety(): void {
-    this.safety.checkLogMatching([...this.#nodes.values()].map((node) => node.durable.entries));
+    this.safety.checkLogMatching([...this.#nodes.values()].map((node) => fullLog(node.durable)));
   }
 
   #start(node: SimulatedNode): void {
+    const { hardState, snapshot, snapshotEntries, entries } = node.durable;
     const persisted: PersistedState = {
-      hardState: node.durable.hardState,
-      entries: [...node.durable.entries],
+      hardState,
+      entries: [...entries],
+      ...(snapshot === undefined ? {} : { snapshot }),
     };
+    const voters = this.#options.voters ?? this.ids;
+    // The host restores its state machine from the snapshot before it applies anything.
+    node.applied = [...snapshotEntries];
     node.raw = new RawNode({
       id: node.id,
-      peers: this.ids,
+      peers: voters.includes(node.id) ? voters : [],
       electionTicks: this.#options.electionTicks ?? 10,
       heartbeatTicks: this.#options.heartbeatTicks ?? 1,
       random: new SeededRandom(this.random.nextUint32()),
@@ -300,6 +404,23 @@ export class Network {
       ...this.#options.nodeOptions,
     });
     this.safety.observeStatus(node.raw.status());
+  }
+
+  #answerRead(id: NodeId, readState: ReadState): void {
+    const record = this.reads.get(readState.requestId);
+    if (record === undefined || record.node !== id) {
+      throw new Error(`node ${id} answers read ${readState.requestId}, which it was not asked`);
+    }
+    if (record.answer !== undefined) {
+      throw new Error(`node ${id} answers read ${readState.requestId} twice`);
+    }
+    record.answer = readState;
+    if (readState.ok && readState.index < record.mustCover) {
+      throw new Error(
+        `Linearizability: read ${readState.requestId} on node ${id} at index ${readState.index} ` +
+          `misses index ${record.mustCover}, applied before the read was asked`,
+      );
+    }
   }
 
   #send(message: Message): void {
@@ -313,16 +434,65 @@ function link(from: NodeId, to: NodeId): string {
   return `${from}->${to}`;
 }
 
+/** The whole log a node holds, from index 1: the snapshot's entries, then the log after it. */
+export function fullLog(durable: DurableState): Entry[] {
+  return durable.snapshotEntries.length === 0
+    ? durable.entries
+    : [...durable.snapshotEntries, ...durable.entries];
+}
+
 /** Applies a Ready's durable part to a node's storage copy, as the Ready contract describes. */
 export function persist(durable: DurableState, ready: Ready): void {
+  if (ready.snapshot !== undefined) {
+    durable.snapshot = ready.snapshot;
+    durable.snapshotEntries = decodeEntries(ready.snapshot.data);
+    durable.entries = [];
+  }
   if (ready.hardState !== undefined) durable.hardState = ready.hardState;
   const first = ready.entries[0];
   if (first === undefined) return;
-  if (first.index > durable.entries.length + 1) {
-    throw new Error(`a gap in the persisted log: ${first.index} after ${durable.entries.length}`);
+  const firstIndex = (durable.snapshot?.index ?? 0) + 1;
+  const lastIndex = firstIndex + durable.entries.length - 1;
+  if (first.index > lastIndex + 1 || first.index < firstIndex) {
+    throw new Error(`a gap in the persisted log: ${first.index} after ${lastIndex}`);
   }
-  durable.entries.length = first.index - 1;
+  durable.entries.length = first.index - firstIndex;
   durable.entries.push(...ready.entries);
+}
+
+/** The test state machine's snapshot: its applied entries, encoded. */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  const size = entries.reduce((total, entry) => total + 21 + entry.data.length, 4);
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, entries.length);
+  let offset = 4;
+  for (const entry of entries) {
+    view.setFloat64(offset, entry.index);
+    view.setFloat64(offset + 8, entry.term);
+    view.setUint8(offset + 16, entry.type);
+    view.setUint32(offset + 17, entry.data.length);
+    bytes.set(entry.data, offset + 21);
+    offset += 21 + entry.data.length;
+  }
+  return bytes;
+}
+
+export function decodeEntries(bytes: Uint8Array): Entry[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entries: Entry[] = [];
+  let offset = 4;
+  for (let count = view.getUint32(0); count > 0; count--) {
+    const length = view.getUint32(offset + 17);
+    entries.push({
+      index: view.getFloat64(offset),
+      term: view.getFloat64(offset + 8),
+      type: view.getUint8(offset + 16) as EntryType,
+      data: bytes.slice(offset + 21, offset + 21 + length),
+    });
+    offset += 21 + length;
+  }
+  return entries;
 }
 
 /**
@@ -341,6 +511,10 @@ export class SafetyChecker {
   readonly committed: { entry: Entry; leaderTerm: number }[] = [];
   /** One vote per term: who each voter granted its vote to, per term, across restarts. */
   readonly #votes = new Map<string, NodeId>();
+  /** Whether to check the §5.4.2 rule directly, besides its consequences (see #checkCommitRule). */
+  checkCommitRule = true;
+  /** §5.4.2: the commit index each leader had when last seen, with its term. */
+  readonly #leaderCommits = new Map<NodeId, { term: number; commit: number }>();
   /** Leader Append-Only: each node's durable log as it was when it last led, keyed by node. */
   readonly #leaderLogs = new Map<NodeId, { term: number; lastIndex: number; lastTerm: number }>();
 
@@ -373,17 +547,20 @@ export class SafetyChecker {
     durable: DurableState,
   ): void {
     this.observeStatus({ id, ...status });
-    const entries = durable.entries;
     if (status.role !== 'leader') {
       this.#leaderLogs.delete(id);
       return;
     }
+    const entries = fullLog(durable);
     // Leader Append-Only: while it leads one term, a leader's log only grows.
     const previous = this.#leaderLogs.get(id);
     if (previous !== undefined && previous.term === status.term) {
       const first = ready.entries[0];
-      if (first !== undefined && first.index <= previous.lastIndex) {
-        throw new Error(`Leader Append-Only: leader ${id} rewrote its log from ${first.index}`);
+      if (
+        ready.snapshot !== undefined ||
+        (first !== undefined && first.index <= previous.lastIndex)
+      ) {
+        throw new Error(`Leader Append-Only: leader ${id} rewrote its log from ${first?.index}`);
       }
     } else {
       this.#checkLeaderCompleteness(id, status.term, entries);
@@ -394,6 +571,7 @@ export class SafetyChecker {
       lastIndex: last?.index ?? 0,
       lastTerm: last?.term ?? 0,
     });
+    this.#checkCommitRule(id, status.term, ready, entries);
     // A leader's commit index covers entries committed in its term (or earlier).
     const commit = ready.hardState?.commit ?? 0;
     for (let index = this.committed.length + 1; index <= commit; index++) {
@@ -404,11 +582,32 @@ export class SafetyChecker {
   }
 
   /**
+   * §5.4.2 (Figure 8): "Raft never commits log entries from previous terms by counting replicas."
+   * A leader learns nothing of commitment from others, so whenever its commit index moves during
+   * its term, it moves onto an entry of that term. (The first commit index seen from a new leader
+   * may be one it learned as a follower.)
+   */
+  #checkCommitRule(id: NodeId, term: number, ready: Ready, entries: readonly Entry[]): void {
+    const commit = ready.hardState?.commit;
+    if (commit === undefined || !this.checkCommitRule) return;
+    const seen = this.#leaderCommits.get(id);
+    this.#leaderCommits.set(id, { term, commit });
+    if (seen === undefined || seen.term !== term || commit <= seen.commit) return;
+    const entry = entries[commit - 1];
+    if (entry === undefined || entry.term !== term) {
+      throw new Error(
+        `Figure 8 (§5.4.2): leader ${id} of term ${term} committed ${entry === undefined ? `index ${commit}` : describe(entry)}, of an earlier term, by counting replicas`,
+      );
+    }
+  }
+
+  /**
    * The I/O ordering of a Ready, checked once it is persisted and before anything is sent or
    * applied: no message may promise what is not durable, and only durable entries are applied.
    */
   checkReadyContract(id: NodeId, ready: Ready, durable: DurableState): void {
-    const { hardState, entries } = durable;
+    const { hardState } = durable;
+    const entries = fullLog(durable);
     if (hardState.commit > entries.length) {
       throw new Error(`node ${id} persisted commit ${hardState.commit} beyond its log`);
     }
@@ -418,13 +617,15 @@ export class SafetyChecker {
         throw new Error(`node ${id} applies ${describe(entry)} before it is durably committed`);
       }
     }
-    for (const message of ready.messages)
+    for (const message of ready.messages) {
       this.#checkPromise(id, message, hardState, entries.length);
+    }
   }
 
   /**
    * A message promises durable state of its term. If the node has durably moved on to a higher
    * term since, it can never act in that term again, and the promise holds vacuously (§5.4.3).
+   * A pre-vote, or a pre-vote granted, speaks of a future term and promises nothing.
    */
   #checkPromise(
     id: NodeId,
@@ -432,6 +633,9 @@ export class SafetyChecker {
     hardState: HardState,
     durableLastIndex: number,
   ): void {
+    if (message.type === 'PreVote' || (message.type === 'PreVoteResponse' && message.granted)) {
+      return;
+    }
     if (hardState.term > message.term) return;
     if (hardState.term < message.term) {
       throw new Error(`node ${id} sends a term ${message.term} message before the term is durable`);
@@ -453,11 +657,12 @@ export class SafetyChecker {
         `node ${id} campaigns in term ${message.term} before its self-vote is durable`,
       );
     } else if (
-      message.type === 'AppendEntriesResponse' &&
-      message.success &&
-      message.matchIndex > durableLastIndex
+      (message.type === 'AppendEntriesResponse' && message.success) ||
+      (message.type === 'InstallSnapshotResponse' && message.installed)
     ) {
-      throw new Error(`node ${id} acknowledges ${message.matchIndex} beyond its durable log`);
+      if (message.matchIndex > durableLastIndex) {
+        throw new Error(`node ${id} acknowledges ${message.matchIndex} beyond its durable log`);
+      }
     }
   }
 

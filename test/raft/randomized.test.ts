@@ -1,5 +1,6 @@
 /**
- * Randomized scenarios (see scenario.ts), a few hundred seeds. A failing seed is named in the
+ * Randomized scenarios (see scenario.ts), a few hundred seeds, with compaction, snapshots, reads,
+ * transfers and membership changes among the faults. A failing seed is named in the
  * error and replays exactly:  RAFT_SEED=<seed> node scripts/run-tests.mjs raft/randomized
  * RAFT_STATS=1 prints what the seeds did in total (elections, commits, crashes, partitions).
  */
@@ -32,6 +33,10 @@ function assertBusy(all: readonly ScenarioStats[]): void {
       'entriesCommittedDuringFaults',
       'crashes',
       'partitions',
+      'readsConfirmed',
+      'snapshotsInstalled',
+      'membershipChanges',
+      'transfers',
     ] as const;
     const totals = Object.fromEntries(fields.map((field) => [field, sum(field)]));
     console.log({ seeds: all.length, seedsWithLeaderChanges, ...totals });
@@ -46,6 +51,11 @@ function assertBusy(all: readonly ScenarioStats[]): void {
   );
   assert.ok(sum('crashes') >= all.length / 2, 'crashes');
   assert.ok(sum('partitions') >= all.length, 'partitions');
+  // The features beyond the paper's core ran under faults too.
+  assert.ok(sum('readsConfirmed') >= all.length / 4, 'linearizable reads confirmed');
+  assert.ok(sum('snapshotsInstalled') >= all.length, 'snapshots installed');
+  assert.ok(sum('membershipChanges') >= all.length / 4, 'membership changes');
+  assert.ok(sum('transfers') >= all.length / 4, 'leadership transfers');
 }
 
 const onlySeed = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED);

@@ -6,7 +6,17 @@ import { SeededRandom } from '../../src/raft/random.js';
 import { RawNode } from '../../src/raft/raw-node.js';
 import { type Entry, EntryType, emptyHardState, type Message } from '../../src/raft/types.js';
 import { AssertionError } from '../../src/util/assert.js';
-import { appendEntries, drain, entry, log, newNode, ofType, requestVote, take } from './helpers.js';
+import {
+  appendEntries,
+  drain,
+  entry,
+  log,
+  newNode,
+  ofType,
+  requestVote,
+  sent,
+  take,
+} from './helpers.js';
 
 const data = (text: string) => new TextEncoder().encode(text);
 
@@ -32,6 +42,9 @@ describe('single-node fast path', () => {
       commitIndex: 1,
       appliedIndex: 0,
       lastIndex: 1,
+      snapshotIndex: 0,
+      voters: [7],
+      learners: [],
     });
     const ready = take(node);
     assert.deepEqual(ready.softState, { role: 'leader', leader: 7 });
@@ -226,11 +239,11 @@ describe('the Ready contract', () => {
     assert.equal(node.hasReady(), false);
   });
 
-  test('messages to another node, from an unknown node or from itself, or malformed, are ignored', () => {
+  test('messages to another node, from itself, or malformed, are ignored', () => {
     const node = newNode();
     const ignored: Message[] = [
       { ...appendEntries({ from: 2, term: 1 }), to: 3 },
-      appendEntries({ from: 9, term: 1 }),
+      appendEntries({ from: 0, term: 1 }),
       appendEntries({ from: 1, term: 1 }),
       appendEntries({ from: 2, term: 0 }),
       appendEntries({ from: 2, term: 1.5 }),
@@ -244,6 +257,13 @@ describe('the Ready contract', () => {
     for (const message of ignored) node.step(message);
     assert.equal(node.hasReady(), false);
     assert.equal(node.status().term, 0);
+  });
+
+  test("a leader outside this node's membership is followed: its membership may be newer (thesis §4.1)", () => {
+    const node = newNode();
+    node.step(appendEntries({ from: 9, term: 1, entries: [entry(1, 1)] }));
+    assert.deepEqual([node.status().leader, node.status().lastIndex], [9, 1]);
+    assert.equal(ofType(sent(node), 'AppendEntriesResponse')[0]?.success, true);
   });
 
   test('options are validated', () => {
@@ -263,7 +283,7 @@ describe('the Ready contract', () => {
       () =>
         new RawNode({
           ...base,
-          persisted: { hardState: { term: 1, vote: 9, commit: 0 }, entries: [] },
+          persisted: { hardState: { term: 1, vote: -1, commit: 0 }, entries: [] },
         }),
       AssertionError,
     );

@@ -18,7 +18,7 @@ import {
 const data = (text: string) => new TextEncoder().encode(text);
 
 describe('§5.3 log replication: the follower side', () => {
-  test('§5.3 a follower rejects AppendEntries whose prevLogIndex it lacks, hinting its last index', () => {
+  test('§5.3 a follower rejects AppendEntries whose prevLogIndex it lacks, hinting just past its log', () => {
     const node = newNode({ terms: [1, 1], hardState: { term: 1, vote: 0, commit: 0 } });
     node.step(
       appendEntries({ from: 2, term: 2, prevLogIndex: 5, prevLogTerm: 2, entries: [entry(6, 2)] }),
@@ -26,7 +26,7 @@ describe('§5.3 log replication: the follower side', () => {
     const [response] = ofType(sent(node), 'AppendEntriesResponse');
     assert.deepEqual(
       [response?.success, response?.rejectHint, response?.term, node.status().lastIndex],
-      [false, 2, 2, 2],
+      [false, 3, 2, 2],
     );
   });
 
@@ -178,6 +178,34 @@ describe('§5.3 log replication: the leader side', () => {
       next.map((m) => [m.prevLogIndex, m.entries.length]),
       [[21, 10]],
     );
+  });
+
+  test('§5.3 a leader bounds the bytes of entry data in one AppendEntries (one entry at least)', () => {
+    const node = newNode({ maxBytesPerAppend: 100 });
+    electNode1(node);
+    node.step(appendResponse({ from: 2, term: 1, matchIndex: 1 }));
+    drain(node);
+    for (const size of [40, 40, 40, 250, 10]) node.propose(new Uint8Array(size));
+    const toNode2 = ofType(sent(node), 'AppendEntries').filter((m) => m.to === 2);
+    assert.deepEqual(
+      toNode2.map((m) => m.entries.map((e) => e.data.length)),
+      [[40, 40], [40], [250], [10]],
+    );
+  });
+
+  test('a leader refuses proposals beyond maxPendingProposalBytes of uncommitted data', () => {
+    const node = newNode({ maxPendingProposalBytes: 100 });
+    electNode1(node);
+    assert.equal(node.propose(new Uint8Array(60)).ok, true);
+    assert.deepEqual(node.propose(new Uint8Array(60)), {
+      ok: false,
+      reason: 'too-many-pending',
+      leader: 1,
+    });
+    assert.equal(node.propose(new Uint8Array(40)).ok, true);
+    // Once committed, the bytes no longer count.
+    node.step(appendResponse({ from: 2, term: 1, matchIndex: 3 }));
+    assert.equal(node.propose(new Uint8Array(100)).ok, true);
   });
 
   test('§5.3 a probing leader sends one AppendEntries at a time, and again on the heartbeat', () => {

@@ -1,19 +1,33 @@
 /**
  * A small randomized scenario on the in-memory network: message loss, reordering, partitions,
- * crashes and restarts, with the safety properties checked after every step, then a phase without
- * faults in which the cluster must converge. Deterministic for a given seed.
+ * crashes and restarts, with log compaction, linearizable reads, leadership transfers and
+ * membership changes mixed in, and the safety properties checked after every step; then a phase
+ * without faults in which the cluster must converge. Deterministic for a given seed.
  */
 import assert from 'node:assert/strict';
+import { decodeConfChangeEntry } from '../../src/raft/configuration.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { NodeId } from '../../src/raft/types.js';
-import { bytes, Network } from './network.js';
+import type { TestingBugs } from '../../src/raft/raw-node.js';
+import { type ConfChange, EntryType, type NodeId } from '../../src/raft/types.js';
+import { bytes, Network, type NodeOptions } from './network.js';
 
 export interface ScenarioOptions {
   readonly seed: number;
+  /** The bootstrap voters; one more node waits to join. */
   readonly size: number;
   readonly steps: number;
   readonly electionTicks?: number;
   readonly dropRate?: number;
+  /** Test only: a deliberately broken core, to show that the checks catch it. */
+  readonly testingBugs?: TestingBugs;
+  /** Leave out the phase in which the cluster must converge (bug hunts need only the faults). */
+  readonly skipConvergence?: boolean;
+  /** Replace some action weights (per mille; the rest keep theirs, "deliver" takes up the slack). */
+  readonly weights?: Partial<Record<Action, number>>;
+  /** Replace some of the randomly drawn node options. */
+  readonly nodeOptions?: NodeOptions;
+  /** Check only the five properties of the paper's Figure 3, not the §5.4.2 commit rule itself. */
+  readonly endToEndChecksOnly?: boolean;
 }
 
 /** What a scenario did, so that a test can tell a busy run from a vacuous one. */
@@ -24,6 +38,10 @@ export interface ScenarioStats {
   readonly crashes: number;
   readonly partitions: number;
   readonly inFlightMax: number;
+  readonly readsConfirmed: number;
+  readonly snapshotsInstalled: number;
+  readonly membershipChanges: number;
+  readonly transfers: number;
 }
 
 /**
@@ -31,53 +49,101 @@ export interface ScenarioStats {
  * handling, as in a real cluster where a tick is ~100 ms; partitions change every dozen ticks or
  * so, long enough for elections to finish in between; crashes are rarer still.
  */
-const weights = {
-  deliver: 350,
-  processReady: 330,
+const defaultWeights = {
+  deliver: 296,
+  processReady: 300,
   tick: 150,
-  propose: 120,
+  propose: 140,
+  read: 30,
   drop: 20,
+  compact: 15,
   partition: 12,
+  isolateLeader: 4,
   restart: 12,
+  membership: 10,
   crash: 6,
+  transfer: 5,
 } as const;
 
-type Action = keyof typeof weights;
+export type Action = keyof typeof defaultWeights;
+
+interface Counters {
+  proposalsAccepted: number;
+  crashes: number;
+  partitions: number;
+  inFlightMax: number;
+  membershipChanges: number;
+  transfers: number;
+  snapshotsInstalled: number;
+}
 
 export function runScenario(options: ScenarioOptions): ScenarioStats {
-  const ids = Array.from({ length: options.size }, (_, position) => position + 1);
-  // Tiny batches and windows, so that AppendEntries often carry less than the leader's log and
-  // flow control (probe, replicate, full windows) is exercised, not only the common case.
-  const bounds = new SeededRandom(options.seed);
-  const network = new Network({
-    ids,
-    seed: options.seed,
-    reorder: true,
-    dropRate: options.dropRate ?? 0.05,
-    electionTicks: options.electionTicks ?? 5,
-    heartbeatTicks: 1,
-    nodeOptions: {
-      maxEntriesPerAppend: 1 + bounds.nextInt(4),
-      maxInflightAppends: 1 + bounds.nextInt(3),
-      maxCommittedEntriesPerReady: 1 + bounds.nextInt(8),
-    },
-  });
-  const stats = { proposalsAccepted: 0, crashes: 0, partitions: 0, inFlightMax: 0 };
+  const network = createNetwork(options);
+  const weights = { ...defaultWeights, ...options.weights };
+  network.safety.checkCommitRule = options.endToEndChecksOnly !== true;
+  const counters: Counters = {
+    proposalsAccepted: 0,
+    crashes: 0,
+    partitions: 0,
+    inFlightMax: 0,
+    membershipChanges: 0,
+    transfers: 0,
+    snapshotsInstalled: 0,
+  };
+  network.onSend = (message) => {
+    if (message.type === 'InstallSnapshotResponse' && message.installed) {
+      counters.snapshotsInstalled++;
+    }
+  };
   for (let step = 0; step < options.steps; step++) {
-    runAction(network, chooseAction(network), stats, options.seed);
+    runAction(network, chooseAction(network, weights), counters, options.seed);
     network.checkSafety();
-    stats.inFlightMax = Math.max(stats.inFlightMax, network.inFlight.length);
+    counters.inFlightMax = Math.max(counters.inFlightMax, network.inFlight.length);
   }
   const entriesCommittedDuringFaults = network.safety.appliedAt.size;
-  converge(network, options.seed);
+  if (options.skipConvergence !== true) converge(network, options);
+  const readsConfirmed = [...network.reads.values()].filter((read) => read.answer?.ok).length;
   return {
-    ...stats,
+    ...counters,
     terms: network.safety.leaderOfTerm.size,
     entriesCommittedDuringFaults,
+    readsConfirmed,
   };
 }
 
-function chooseAction(network: Network): Action {
+function createNetwork(options: ScenarioOptions): Network {
+  const voters = Array.from({ length: options.size }, (_, position) => position + 1);
+  // Tiny batches, windows and chunks, so that AppendEntries often carry less than the leader's
+  // log, flow control (probe, replicate, full windows) is exercised, and snapshots take several
+  // chunks. PreVote and CheckQuorum are each off in some seeds.
+  const bounds = new SeededRandom(options.seed);
+  return new Network({
+    ids: [...voters, options.size + 1],
+    voters,
+    seed: options.seed,
+    reorder: true,
+    dropRate: options.dropRate ?? 0.05,
+    // Each host handles its Ready only every few ticks here, so a heartbeat's round trip takes
+    // several ticks: a shorter timeout makes CheckQuorum and followers churn without any fault.
+    electionTicks: options.electionTicks ?? 8,
+    heartbeatTicks: 1,
+    nodeOptions: {
+      preVote: bounds.nextInt(4) !== 0,
+      checkQuorum: bounds.nextInt(3) !== 0,
+      maxEntriesPerAppend: 1 + bounds.nextInt(4),
+      maxBytesPerAppend: 8 + bounds.nextInt(64),
+      maxInflightAppends: 1 + bounds.nextInt(3),
+      maxCommittedEntriesPerReady: 1 + bounds.nextInt(8),
+      maxSnapshotChunkBytes: 16 + bounds.nextInt(64),
+      maxSnapshotChunksInFlight: 1 + bounds.nextInt(3),
+      maxPendingReads: 1 + bounds.nextInt(8),
+      ...(options.testingBugs === undefined ? {} : { testingBugs: options.testingBugs }),
+      ...options.nodeOptions,
+    },
+  });
+}
+
+function chooseAction(network: Network, weights: Record<Action, number>): Action {
   let roll = network.random.nextInt(1000);
   for (const [action, weight] of Object.entries(weights) as [Action, number][]) {
     if (roll < weight) return action;
@@ -86,19 +152,13 @@ function chooseAction(network: Network): Action {
   return 'deliver';
 }
 
-function runAction(
-  network: Network,
-  action: Action,
-  stats: { proposalsAccepted: number; crashes: number; partitions: number },
-  seed: number,
-): void {
+function runAction(network: Network, action: Action, counters: Counters, seed: number): void {
   const alive = network.aliveIds();
-  const pick = (items: readonly NodeId[]): NodeId | undefined =>
-    items.length === 0 ? undefined : items[network.random.nextInt(items.length)];
+  const id = pick(network, alive);
   switch (action) {
     case 'deliver':
       // A burst, so that delivery keeps up with what ticks produce and the pool stays small.
-      for (let burst = 1 + network.random.nextInt(8); burst > 0; burst--) network.deliverOne();
+      for (let burst = 1 + network.random.nextInt(16); burst > 0; burst--) network.deliverOne();
       break;
     case 'drop':
       network.dropOne();
@@ -106,35 +166,89 @@ function runAction(
     case 'tick':
       network.tickAll();
       break;
-    case 'processReady': {
-      const id = pick(alive);
+    case 'processReady':
       if (id !== undefined) network.processReady(id);
       break;
-    }
     case 'propose': {
-      const id = pick(alive);
-      const data = bytes(`s${seed}-p${stats.proposalsAccepted}`);
-      if (id !== undefined && network.propose(id, data).ok) stats.proposalsAccepted++;
+      const data = bytes(`s${seed}-p${counters.proposalsAccepted}`);
+      if (id !== undefined && network.propose(id, data).ok) counters.proposalsAccepted++;
       break;
     }
+    case 'read':
+      if (id !== undefined) network.read(id);
+      break;
+    case 'compact':
+      if (id !== undefined) compactSome(network, id);
+      break;
     case 'partition':
-      stats.partitions++;
+      counters.partitions++;
       randomPartition(network);
       break;
-    case 'restart': {
-      const id = pick(network.ids.filter((other) => !network.isAlive(other)));
-      if (id !== undefined) network.restart(id);
-      break;
-    }
-    case 'crash': {
-      const id = pick(alive);
-      if (id !== undefined && alive.length > 1) {
-        network.crash(id);
-        stats.crashes++;
+    case 'isolateLeader': {
+      // The nemesis that hurts most: cut the leader off just as it starts its work.
+      const leader = network.currentLeader();
+      if (leader !== undefined) {
+        counters.partitions++;
+        network.isolate(leader);
       }
       break;
     }
+    case 'restart': {
+      const down = pick(
+        network,
+        network.ids.filter((other) => !network.isAlive(other)),
+      );
+      if (down !== undefined) network.restart(down);
+      break;
+    }
+    case 'crash':
+      if (id !== undefined && alive.length > 1) {
+        network.crash(id);
+        counters.crashes++;
+      }
+      break;
+    case 'membership':
+      if (changeMembership(network)) counters.membershipChanges++;
+      break;
+    case 'transfer':
+      if (transferLeadership(network)) counters.transfers++;
+      break;
   }
+}
+
+function pick(network: Network, items: readonly NodeId[]): NodeId | undefined {
+  return items.length === 0 ? undefined : items[network.random.nextInt(items.length)];
+}
+
+/** The host snapshots its state machine at, or a little below, its applied index. */
+function compactSome(network: Network, id: NodeId): void {
+  const { appliedIndex, snapshotIndex } = network.node(id).status();
+  if (appliedIndex <= snapshotIndex) return;
+  const keep = network.random.nextInt(Math.min(3, appliedIndex - snapshotIndex));
+  network.compact(id, appliedIndex - keep);
+}
+
+function changeMembership(network: Network): boolean {
+  const leader = network.currentLeader();
+  if (leader === undefined) return false;
+  const { voters, learners } = network.node(leader).status();
+  const changes: ConfChange[] = [
+    ...network.ids
+      .filter((id) => !voters.includes(id) && !learners.includes(id))
+      .map((node) => ({ type: 'add-learner', node }) as const),
+    ...learners.map((node) => ({ type: 'promote-learner', node }) as const),
+    ...learners.map((node) => ({ type: 'remove-learner', node }) as const),
+    ...(voters.length > 2 ? voters.map((node) => ({ type: 'remove-voter', node }) as const) : []),
+  ];
+  const change = changes[network.random.nextInt(changes.length)];
+  return change !== undefined && network.proposeConfChange(leader, change).ok;
+}
+
+function transferLeadership(network: Network): boolean {
+  const leader = network.currentLeader();
+  if (leader === undefined) return false;
+  const to = pick(network, network.node(leader).status().voters);
+  return to !== undefined && network.node(leader).transferLeadership(to).ok;
 }
 
 function randomPartition(network: Network): void {
@@ -149,25 +263,73 @@ function randomPartition(network: Network): void {
   );
 }
 
-/** With the faults gone, the cluster must elect one leader and bring every node to the same state. */
-function converge(network: Network, seed: number): void {
+/** The members of the latest committed membership (the bootstrap voters if none changed it). */
+function committedMembers(network: Network, bootstrap: readonly NodeId[]): NodeId[] {
+  for (let position = network.safety.committed.length - 1; position >= 0; position--) {
+    const entry = network.safety.committed[position]?.entry;
+    if (entry?.type !== EntryType.confChange) continue;
+    const record = decodeConfChangeEntry(entry.data);
+    assert.ok(record !== undefined, 'a committed membership change decodes');
+    return [...record.confState.voters, ...record.confState.learners];
+  }
+  return [...bootstrap];
+}
+
+/**
+ * With the faults gone, the cluster must elect one leader and bring every member to the same
+ * state. Nodes outside the committed membership are shut down first, as an operator would.
+ */
+function converge(network: Network, options: ScenarioOptions): void {
   network.heal();
   network.dropRate = 0;
-  for (const id of network.ids) if (!network.isAlive(id)) network.restart(id);
-  const leader = network.electLeader(2000);
-  const final = network.propose(leader, bytes(`s${seed}-final`));
-  assert.ok(final.ok, 'the elected leader accepts a proposal');
-  network.runUntil(
-    () => network.ids.every((id) => network.simulated(id).applied.length >= final.index),
-    200,
-  );
-  const sequences = network.ids.map((id) =>
+  const bootstrap = Array.from({ length: options.size }, (_, position) => position + 1);
+  const members = committedMembers(network, bootstrap);
+  for (const id of network.ids) {
+    if (!members.includes(id) && network.isAlive(id)) network.crash(id);
+    if (members.includes(id) && !network.isAlive(id)) network.restart(id);
+  }
+  network.electLeader(2000);
+  const final = proposeUntilApplied(network, bytes(`s${options.seed}-final`));
+  const finalMembers = () =>
+    network.membersSeenBy(final.leader).filter((id) => network.isAlive(id));
+  const index = final.index;
+  const sequences = finalMembers().map((id) =>
     network
       .simulated(id)
-      .applied.slice(0, final.index)
+      .applied.slice(0, index)
       .map((entry) => `${entry.index}@${entry.term}`)
       .join(),
   );
   for (const sequence of sequences) assert.equal(sequence, sequences[0]);
   network.checkSafety();
+}
+
+/**
+ * Proposes `data` to the current leader until a proposal is applied by every running member. A
+ * proposal is made again if its leader loses its term before that (the entry may be lost with it),
+ * or refuses it (during a leadership transfer, say).
+ */
+function proposeUntilApplied(
+  network: Network,
+  data: Uint8Array,
+): { leader: NodeId; index: number } {
+  let proposal: { leader: NodeId; index: number; term: number } | undefined;
+  network.runUntil(() => {
+    if (proposal !== undefined) {
+      const { leader, index, term } = proposal;
+      const members = network.membersSeenBy(leader).filter((id) => network.isAlive(id));
+      if (members.every((id) => network.simulated(id).applied.length >= index)) return true;
+      const status = network.node(leader).status();
+      if (status.role === 'leader' && status.term === term) return false;
+      proposal = undefined;
+    }
+    const leader = network.currentLeader();
+    const result = leader === undefined ? undefined : network.propose(leader, data);
+    if (leader !== undefined && result?.ok === true) {
+      proposal = { leader, index: result.index, term: result.term };
+    }
+    return false;
+  }, 400);
+  if (proposal === undefined) throw new Error('no proposal was applied');
+  return proposal;
 }

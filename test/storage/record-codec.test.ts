@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { type Entry, EntryType, type HardState } from '../../src/raft/types.js';
-import { crc32 } from '../../src/storage/crc32.js';
 import {
   decodeEntry,
   decodeHardState,
@@ -11,6 +10,7 @@ import {
   encodeHardState,
 } from '../../src/storage/record-codec.js';
 import { AssertionError } from '../../src/util/assert.js';
+import { crc32 } from '../../src/util/crc32.js';
 
 const seed = Number(process.env.LOCKD_TEST_SEED ?? 0xd15c);
 // fc.record builds objects without a prototype; the spreads below give them Object's.

@@ -1,18 +1,37 @@
 /**
- * The seed's lock API: GET (is it locked?), POST (acquire) and DELETE (release) on /lock/:name,
- * HEAD answering like GET. The name is read from the raw request target (see request-target.ts),
- * checked before the body is read, and the service is only called with a valid name.
+ * The per-lock routes: GET/HEAD (describe), POST (acquire) and DELETE (release) on /lock/:name,
+ * and POST /lock/:name/refresh. The name is read from the raw request target (see
+ * request-target.ts) and checked before the body is read; parameters are checked before the
+ * service is called (see route-parameters.ts). A request without parameters behaves as the seed's.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LockdError } from '../../errors.js';
 import { assert, assertNever } from '../../util/assert.js';
-import type { LockService } from '../lock-service.js';
+import type { Grant, HolderView, LockService } from '../lock-service.js';
 import { notFoundError, sendError, sendJson } from '../reply.js';
-import { resolveLockTarget } from '../request-target.js';
+import { watchClientPresence } from '../request-lifetime.js';
+import { type LockResource, resolveLockTarget } from '../request-target.js';
+import {
+  acquireParameters,
+  describeParameters,
+  refreshParameters,
+  releaseParameters,
+} from '../route-parameters.js';
 import { withTimeout } from '../timeout.js';
+import { grantJson, holderJson, lockViewJson, namedHolder } from '../views.js';
 
-/** The methods of /lock/:name, as sent in `Allow` when another one is used. */
-export const lockRouteMethods = ['GET', 'HEAD', 'POST', 'DELETE'] as const;
+/** The methods of each per-lock path, as sent in `Allow` when another one is used. */
+export const lockRouteMethods: Readonly<Record<LockResource, readonly string[]>> = {
+  lock: ['GET', 'HEAD', 'POST', 'DELETE'],
+  refresh: ['POST'],
+  events: ['GET'],
+};
+
+export const lockTokenHeader = 'Lockd-Token';
+
+export const conflictMessage = 'Lock conflict';
+export const notOwnerMessage = 'Lock held by another owner';
+export const ownedByOtherMessage = 'Lock held by an owner (give owner, or force=true)';
 
 export interface LockRoutesOptions {
   readonly service: LockService;
@@ -20,11 +39,11 @@ export interface LockRoutesOptions {
 }
 
 /**
- * The onRequest hook of every lock route: a request whose name is not valid is answered here, so
- * its body is not read and the service never hears of it. Once a hook has sent the reply, fastify
- * runs neither the later hooks nor the handler.
+ * The onRequest hook of every per-lock route: a request whose name is not valid is answered here,
+ * so its body is not read and the service never hears of it. Once a hook has sent the reply,
+ * fastify runs neither the later hooks nor the handler.
  */
-async function checkLockName(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export async function checkLockName(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const target = resolveLockTarget(request.raw.url ?? '');
   switch (target.kind) {
     case 'name':
@@ -33,7 +52,7 @@ async function checkLockName(request: FastifyRequest, reply: FastifyReply): Prom
       sendError(reply, new LockdError('LOCKD_ERR_BAD_NAME', target.message));
       return;
     case 'not-a-lock-path':
-      // The router matched `/lock/` (an empty name) or a name with `/` in it: not this route.
+      // The router matched an empty name or a name with `/` in it: not this route.
       sendError(reply, notFoundError());
       return;
     default:
@@ -42,44 +61,137 @@ async function checkLockName(request: FastifyRequest, reply: FastifyReply): Prom
 }
 
 /** The name of a request that passed checkLockName. */
-function lockNameOf(request: FastifyRequest): string {
+export function lockNameOf(request: FastifyRequest, resource: LockResource): string {
   const target = resolveLockTarget(request.raw.url ?? '');
   assert(target.kind === 'name', `lock handler reached with a ${target.kind} target`);
+  assert(target.resource === resource, `${resource} handler reached for ${target.resource}`);
   return target.name;
 }
 
-export function registerLockRoutes(app: FastifyInstance, options: LockRoutesOptions): void {
+function requestInput(request: FastifyRequest): { rawUrl: string; body: unknown } {
+  return { rawUrl: request.raw.url ?? '', body: request.body };
+}
+
+/** `{"holder":{…}}` naming the first holder with an owner; nothing when all are anonymous. */
+function holderDetails(holders: readonly HolderView[]): { holder?: ReturnType<typeof holderJson> } {
+  const holder = namedHolder(holders);
+  return holder === undefined ? {} : { holder: holderJson(holder) };
+}
+
+/** The Grant as the body, its token in Lockd-Token too (checked first: a bad one is a 500). */
+function sendGrant(reply: FastifyReply, grant: Grant): FastifyReply {
+  const body = grantJson(grant);
+  return sendJson(reply.header(lockTokenHeader, String(grant.token)), 200, body);
+}
+
+function registerAcquire(app: FastifyInstance, options: LockRoutesOptions): void {
   const { service, requestTimeoutMs } = options;
-  const url = '/lock/:name';
-
-  // HEAD is derived from GET by fastify (exposeHeadRoutes), hooks included, minus the body.
-  app.get(url, { onRequest: checkLockName }, async (request, reply) => {
-    const locked = await withTimeout(service.isLocked(lockNameOf(request)), requestTimeoutMs);
-    assert(typeof locked === 'boolean', 'isLocked did not answer a boolean');
-    return locked ? sendJson(reply, 200, {}) : sendError(reply, notFoundError());
-  });
-
-  app.post(url, { onRequest: checkLockName }, async (request, reply) => {
-    const result = await withTimeout(service.acquire(lockNameOf(request)), requestTimeoutMs);
+  app.post('/lock/:name', { onRequest: checkLockName }, async (request, reply) => {
+    const name = lockNameOf(request, 'lock');
+    const parameters = acquireParameters(requestInput(request), service.limits);
+    const presence = watchClientPresence(reply);
+    // A waiting acquire may be answered when its wait is over, plus the usual bound.
+    const timeoutMs = parameters.waitMs + requestTimeoutMs;
+    let result: Awaited<ReturnType<LockService['acquire']>>;
+    try {
+      result = await withTimeout(
+        service.acquire({ name, ...parameters, signal: presence.signal }),
+        timeoutMs,
+        presence.signal,
+      );
+    } catch (error) {
+      // Nobody will be told of a grant that comes after this: the service must not keep it.
+      presence.abandon(error);
+      throw error;
+    }
     switch (result.outcome) {
       case 'acquired':
-        return sendJson(reply, 200, {});
+        return sendGrant(reply, result.grant);
       case 'conflict':
-        return sendError(reply, new LockdError('LOCKD_ERR_LOCK_CONFLICT', 'Lock conflict'));
+        return sendError(
+          reply,
+          new LockdError('LOCKD_ERR_LOCK_CONFLICT', conflictMessage),
+          holderDetails(result.holders),
+        );
       default:
         return assertNever(result, 'unknown acquire outcome');
     }
   });
+}
 
-  app.delete(url, { onRequest: checkLockName }, async (request, reply) => {
-    const result = await withTimeout(service.release(lockNameOf(request)), requestTimeoutMs);
+function registerRefresh(app: FastifyInstance, options: LockRoutesOptions): void {
+  const { service, requestTimeoutMs } = options;
+  app.post('/lock/:name/refresh', { onRequest: checkLockName }, async (request, reply) => {
+    const name = lockNameOf(request, 'refresh');
+    const parameters = refreshParameters(requestInput(request), service.limits);
+    const result = await withTimeout(
+      service.refresh({ name, ...parameters }),
+      requestTimeoutMs,
+      watchClientPresence(reply).signal,
+    );
+    switch (result.outcome) {
+      case 'refreshed':
+        return sendGrant(reply, result.grant);
+      case 'not-locked':
+        return sendError(reply, new LockdError('LOCKD_ERR_NOT_LOCKED', 'Not Found'));
+      case 'not-owner':
+        return sendError(
+          reply,
+          new LockdError('LOCKD_ERR_NOT_OWNER', notOwnerMessage),
+          holderDetails(result.holders),
+        );
+      default:
+        return assertNever(result, 'unknown refresh outcome');
+    }
+  });
+}
+
+function registerRelease(app: FastifyInstance, options: LockRoutesOptions): void {
+  const { service, requestTimeoutMs } = options;
+  app.delete('/lock/:name', { onRequest: checkLockName }, async (request, reply) => {
+    const name = lockNameOf(request, 'lock');
+    const parameters = releaseParameters(requestInput(request), service.limits);
+    const result = await withTimeout(
+      service.release({ name, ...parameters }),
+      requestTimeoutMs,
+      watchClientPresence(reply).signal,
+    );
     switch (result.outcome) {
       case 'released':
         return sendJson(reply, 200, {});
       case 'not-locked':
-        return sendError(reply, notFoundError());
+        return sendError(reply, new LockdError('LOCKD_ERR_NOT_LOCKED', 'Not Found'));
+      case 'not-owner': {
+        // An anonymous caller is not "another owner": it is told how to release an owned lock.
+        const message = parameters.owner === null ? ownedByOtherMessage : notOwnerMessage;
+        return sendError(
+          reply,
+          new LockdError('LOCKD_ERR_NOT_OWNER', message),
+          holderDetails(result.holders),
+        );
+      }
       default:
         return assertNever(result, 'unknown release outcome');
     }
   });
+}
+
+export function registerLockRoutes(app: FastifyInstance, options: LockRoutesOptions): void {
+  const { service, requestTimeoutMs } = options;
+  // HEAD is derived from GET by fastify (exposeHeadRoutes), hooks included, minus the body.
+  app.get('/lock/:name', { onRequest: checkLockName }, async (request, reply) => {
+    const name = lockNameOf(request, 'lock');
+    const parameters = describeParameters(requestInput(request));
+    const view = await withTimeout(
+      service.describe(name, parameters),
+      requestTimeoutMs,
+      watchClientPresence(reply).signal,
+    );
+    if (view === undefined) return sendError(reply, notFoundError());
+    assert(view.name === name, `describe(${name}) answered lock ${view.name}`);
+    return sendJson(reply, 200, lockViewJson(view));
+  });
+  registerAcquire(app, options);
+  registerRefresh(app, options);
+  registerRelease(app, options);
 }

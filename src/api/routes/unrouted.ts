@@ -1,14 +1,16 @@
 /**
  * Answers for requests no route took: unknown paths (404), known paths with another method (405
- * with `Allow`), and lock paths the router refused before the lock route could see them (a name
+ * with `Allow`), and per-lock paths the router refused before their route could see them (a name
  * fastify could not decode, like `%BD` or `%G1`, or a very long one), which get the same 400
- * the lock route gives.
+ * the route gives.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LockdError } from '../../errors.js';
 import { internalError, notFoundError, sendError } from '../reply.js';
 import { type LockTarget, requestPath, resolveLockTarget } from '../request-target.js';
+import { eventsPath, eventsRouteMethods } from './events.js';
 import { healthPath, healthRouteMethods } from './health.js';
+import { listPath, listRouteMethods } from './list.js';
 import { lockRouteMethods } from './locks.js';
 
 interface KnownPath {
@@ -16,14 +18,20 @@ interface KnownPath {
   readonly lockTarget: LockTarget | undefined;
 }
 
+const fixedPaths: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  [healthPath, healthRouteMethods],
+  [listPath, listRouteMethods],
+  [eventsPath, eventsRouteMethods],
+]);
+
 /** The methods the path of `rawUrl` answers to, or undefined when it is not a path we serve. */
 function knownPath(rawUrl: string): KnownPath | undefined {
-  if (requestPath(rawUrl) === healthPath) {
-    return { methods: healthRouteMethods, lockTarget: undefined };
-  }
+  const path = requestPath(rawUrl);
+  const fixedMethods = path === undefined ? undefined : fixedPaths.get(path);
+  if (fixedMethods !== undefined) return { methods: fixedMethods, lockTarget: undefined };
   const lockTarget = resolveLockTarget(rawUrl);
   if (lockTarget.kind === 'not-a-lock-path') return undefined;
-  return { methods: lockRouteMethods, lockTarget };
+  return { methods: lockRouteMethods[lockTarget.resource], lockTarget };
 }
 
 /** The not-found handler: every request the router did not match ends here. */
