@@ -1,7 +1,7 @@
 /**
  * The simulator's command line:
  *   npm run sim -- --seeds N [--from S] [--nodes 3|5|mixed] [--ticks T] [--jobs J]
- *                  [--bug NAME]... [--trace LINES] [--keep-going]
+ *                  [--bug NAME]... [--faults KIND,KIND…] [--trace LINES] [--keep-going] [--list]
  * Runs N seeds from S (default 1) and prints seeds per second; a failing seed prints the broken
  * invariant, the last events and the command that replays it, and the exit code is 1.
  * With --jobs J the seeds are shared among J child processes (every J-th seed to each): worker
@@ -33,7 +33,7 @@ type WorkerReport =
   | { readonly kind: 'done'; readonly totals: SeedTotals; readonly failures: SeedFailure[] };
 
 const usage = `usage: npm run sim -- --seeds N [--from S] [--nodes 3|5|mixed] [--ticks T] [--jobs J]
-                      [--bug NAME]... [--trace LINES] [--keep-going] [--list]`;
+                      [--bug NAME]... [--faults KIND,KIND…] [--trace LINES] [--keep-going] [--list]`;
 
 /** Workers report progress every this many seeds. */
 const progressEverySeeds = 100;
@@ -53,11 +53,26 @@ function parseArguments(argv: readonly string[]): CliOptions | 'list' {
     position++;
   }
   if (flags.has('--list')) return 'list';
-  const known = ['--seeds', '--from', '--nodes', '--ticks', '--jobs', '--bug', '--trace'];
+  const known = [
+    '--seeds',
+    '--from',
+    '--nodes',
+    '--ticks',
+    '--jobs',
+    '--bug',
+    '--faults',
+    '--trace',
+  ];
   for (const name of values.keys())
     if (!known.includes(name)) throw new Error(`unknown ${name}\n${usage}`);
   const bugs = values.get('--bug') ?? [];
   for (const bug of bugs) if (!isBugName(bug)) throw new Error(`unknown bug ${bug} (see --list)`);
+  const faults = values.get('--faults')?.at(-1)?.split(',');
+  for (const fault of faults ?? []) {
+    if (!faultRegistry.some((kind) => kind.name === fault)) {
+      throw new Error(`unknown fault ${fault} (see --list)`);
+    }
+  }
   return {
     count: integer(values, '--seeds', 100, 1),
     from: integer(values, '--from', 1, 0),
@@ -66,6 +81,7 @@ function parseArguments(argv: readonly string[]): CliOptions | 'list' {
     jobs: integer(values, '--jobs', 1, 1),
     traceSize: integer(values, '--trace', 40, 1),
     bugs: bugs.filter(isBugName),
+    faults,
     keepGoing: flags.has('--keep-going'),
   };
 }
@@ -111,8 +127,7 @@ async function main(): Promise<number> {
       ? runSeeds(options, progressPrinter(options, startedMs))
       : await runInWorkers(options, startedMs);
   const seconds = (performance.now() - startedMs) / 1000;
-  for (const failure of failures)
-    console.log(formatFailure(failure, options.faultTicks, options.bugs));
+  for (const failure of failures) console.log(formatFailure(failure, options));
   console.log(summary(options, totals, failures.length, seconds));
   return failures.length === 0 ? 0 : 1;
 }

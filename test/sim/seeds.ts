@@ -9,14 +9,12 @@ import { runSimulation, type SimulationFailure, type SimulationStats } from './s
 /** A node count, or 'mixed': 3 nodes for even seeds and 5 for odd ones. */
 export type NodeChoice = 3 | 5 | 'mixed';
 
-export interface SeedRunOptions {
+export interface SeedRunOptions extends RunSettings {
   readonly from: number;
   readonly count: number;
   /** Runs seeds from, from + stride, …: a worker of `stride` workers takes every stride-th seed. */
   readonly stride?: number;
   readonly nodes: NodeChoice;
-  readonly faultTicks: number;
-  readonly bugs?: readonly BugName[];
   readonly traceSize?: number;
   /** Stop at the first failing seed (the default) or run them all. */
   readonly keepGoing?: boolean;
@@ -75,6 +73,7 @@ export function runSeeds(
       nodes,
       faultTicks: options.faultTicks,
       ...(options.bugs === undefined ? {} : { bugs: options.bugs }),
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
       ...(options.traceSize === undefined ? {} : { traceSize: options.traceSize }),
     });
     addStats(totals, result.stats, seed);
@@ -122,27 +121,29 @@ export function mergeTotals(into: SeedTotals, from: SeedTotals): void {
   }
 }
 
+/** What, besides the seed and the node count, decides a run: all a replay needs. */
+export interface RunSettings {
+  readonly faultTicks: number;
+  readonly bugs?: readonly BugName[] | undefined;
+  readonly faults?: readonly string[] | undefined;
+}
+
 /** The command that replays one seed exactly. */
-export function replayCommand(
-  seed: number,
-  nodes: number,
-  faultTicks: number,
-  bugs: readonly BugName[] = [],
-): string {
-  const bugFlags = bugs.map((bug) => ` --bug ${bug}`).join('');
-  return `npm run sim -- --seeds 1 --from ${seed} --nodes ${nodes} --ticks ${faultTicks}${bugFlags}`;
+export function replayCommand(seed: number, nodes: number, settings: RunSettings): string {
+  const bugs = (settings.bugs ?? []).map((bug) => ` --bug ${bug}`).join('');
+  const faults = settings.faults === undefined ? '' : ` --faults ${settings.faults.join(',')}`;
+  return `npm run sim -- --seeds 1 --from ${seed} --nodes ${nodes} --ticks ${settings.faultTicks}${bugs}${faults}`;
 }
 
 export function formatFailure(
   { seed, nodes, failure }: SeedFailure,
-  faultTicks: number,
-  bugs: readonly BugName[] = [],
+  settings: RunSettings,
 ): string {
   return [
-    `FAILED seed ${seed} (${nodes} nodes, ${faultTicks} fault ticks): ${failure.invariant}`,
+    `FAILED seed ${seed} (${nodes} nodes, ${settings.faultTicks} fault ticks): ${failure.invariant}`,
     `  ${failure.message}`,
     `  at ${(failure.timeUs / 1000).toFixed(3)} ms of virtual time; the last events:`,
     ...failure.trace.map((line) => `    ${line}`),
-    `replay: ${replayCommand(seed, nodes, faultTicks, bugs)}`,
+    `replay: ${replayCommand(seed, nodes, settings)}`,
   ].join('\n');
 }

@@ -35,6 +35,8 @@ export interface SimulationOptions {
   /** The length of the fault phase, in nominal ticks. */
   readonly faultTicks: number;
   readonly bugs?: readonly BugName[];
+  /** Only these fault kinds (by name), to focus a run; default every kind in the registry. */
+  readonly faults?: readonly string[];
   /** Defaults to every invariant in the registry. */
   readonly invariants?: readonly InvariantFactory[];
   /** How many of the last events a failure shows (default 40). */
@@ -110,10 +112,13 @@ class Simulation {
   constructor(options: SimulationOptions) {
     this.#options = options;
     const { seed } = options;
+    const faults = options.faults;
     this.#profile = chooseProfile(
       new SimRandom(seed, RandomStream.profile),
       options.nodes,
-      faultRegistry,
+      faults === undefined
+        ? faultRegistry
+        : faultRegistry.filter((kind) => faults.includes(kind.name)),
     );
     this.#faultRandom = new SimRandom(seed, RandomStream.faults);
     this.#trace = new Trace(options.traceSize ?? 40);
