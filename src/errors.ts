@@ -7,6 +7,8 @@ export const errorCatalogue = {
   LOCKD_ERR_BAD_NAME: { status: 400, retryable: false },
   LOCKD_ERR_BAD_REQUEST: { status: 400, retryable: false },
   LOCKD_ERR_BODY_TOO_LARGE: { status: 413, retryable: false },
+  LOCKD_ERR_UNAUTHORIZED: { status: 401, retryable: false },
+  LOCKD_ERR_FORBIDDEN: { status: 403, retryable: false },
   LOCKD_ERR_NOT_FOUND: { status: 404, retryable: false },
   LOCKD_ERR_NOT_LOCKED: { status: 404, retryable: false },
   LOCKD_ERR_METHOD_NOT_ALLOWED: { status: 405, retryable: false },

@@ -11,6 +11,7 @@ import { bodyLimitBytes, defaultEventStreamLimits, type EventStreamLimits } from
 import type { LockService } from './lock-service.js';
 import { internalError, sendError } from './reply.js';
 import { boundTimeToHandler } from './request-lifetime.js';
+import { type ClusterRoutesOptions, registerClusterRoutes } from './routes/cluster.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerListRoute } from './routes/list.js';
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   readonly requestTimeoutMs: number;
   /** Options for fastify's own pino logger, or the process's logger to share. */
   readonly logger: boolean | { level: string } | FastifyBaseLogger;
+  /** The cluster routes (`/cluster`, `/cluster/members`); absent = not served. */
+  readonly cluster?: ClusterRoutesOptions;
   /** The largest request body (default bodyLimitBytes, 64 KiB). */
   readonly maxBodyBytes?: number;
   /** Bounds on Server-Sent Event streams; each defaults to defaultEventStreamLimits. */
@@ -116,5 +119,6 @@ export function buildServer(options: ApiServerOptions): FastifyInstance {
   registerLockRoutes(app, { service, requestTimeoutMs });
   registerListRoute(app, { service, requestTimeoutMs });
   registerEventRoutes(app, { service, streams });
+  if (options.cluster !== undefined) registerClusterRoutes(app, options.cluster);
   return app;
 }

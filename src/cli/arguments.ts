@@ -6,6 +6,9 @@
 import { parseDurationMs } from '../api/durations.js';
 import type { Limits } from '../api/lock-service.js';
 import { defaultLimits } from '../node/limits.js';
+import { type Address, parseHostPort } from '../util/address.js';
+
+export type { Address };
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -247,18 +250,13 @@ function parseInteger(text: string, flag: string, minimum: number, maximum: numb
   return value;
 }
 
-export interface Address {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Parses `host:port` (IPv6 in brackets: `[::1]:2081`). Port 0 asks the system for a free port. */
+/** Parses a `host:port` flag value, or throws a UsageError naming the flag. */
 export function parseAddress(text: string, what: string): Address {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  if (match === null) throw new UsageError(`${what} must be host:port, not '${text}'`);
-  const port = Number(match[3]);
-  if (port > 65_535) throw new UsageError(`${what} has port ${port}, above 65535`);
-  return { host: match[1] ?? match[2] ?? '', port };
+  const parsed = parseHostPort(text);
+  if (typeof parsed === 'string') {
+    throw new UsageError(`${what} ${parsed}`);
+  }
+  return parsed;
 }
 
 export function helpText(version: string): string {
@@ -271,6 +269,7 @@ export function helpText(version: string): string {
     '',
     'Usage: lockd [flags]',
     '       lockd -cluster cluster.json -id 1',
+    '       lockd cluster --nodes 3 [--base-port 2081] [--dir ./cluster-data]   (a local cluster)',
     '',
     'Flags (a single dash works too, as in -cluster):',
     ...lines,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { helpText, parseArguments, UsageError } from './arguments.js';
+import { parseLocalClusterArguments, runLocalCluster } from './local-cluster.js';
 import { runNode } from './run-node.js';
 
 const require = createRequire(import.meta.url);
@@ -9,6 +10,10 @@ const { version } = require('../../package.json') as { version: string };
 /** Exit codes: 0 clean stop, 1 failure while running, 2 bad flags or configuration. */
 async function main(argv: readonly string[]): Promise<void> {
   try {
+    if (argv[0] === 'cluster') {
+      await runLocalCluster(parseLocalClusterArguments(argv.slice(1)));
+      return;
+    }
     const options = parseArguments(argv);
     if (options.help) {
       process.stdout.write(helpText(version));

@@ -69,7 +69,12 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
       process.exit(1);
     },
   });
-  const app = buildServer({ service: node, requestTimeoutMs: options.requestTimeoutMs, logger });
+  const app = buildServer({
+    service: node,
+    requestTimeoutMs: options.requestTimeoutMs,
+    logger,
+    maxBodyBytes: options.maxBodyBytes,
+  });
   try {
     await app.listen({ host: topology.listen.host, port: topology.listen.port });
   } catch (error) {

@@ -3,14 +3,17 @@
  * in the caller, so these are assertions), and a loaded state is verified after it is read back (a
  * bad state is corruption on disk, so that is a StorageCorruptError naming where it was found).
  */
+import { decodeConfChangeEntry } from '../raft/configuration.js';
 import {
+  type ConfState,
   type Entry,
   EntryType,
   type HardState,
   noNode,
   type PersistedState,
+  type Snapshot,
 } from '../raft/types.js';
-import { assert } from '../util/assert.js';
+import { AssertionError, assert } from '../util/assert.js';
 import type { StorageBatch } from './storage.js';
 
 /** No ready batch is this large; a bigger one means a runaway loop upstream. */
@@ -31,12 +34,25 @@ export class StorageCorruptError extends Error {
 /** What a batch is checked against: the state already stored. */
 export interface StoredLog {
   readonly hardState: HardState;
+  /** The snapshot the log follows (0 when the log was never compacted), and its term. */
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+  /** The index of the last stored entry; snapshotIndex when the log after it is empty. */
   readonly lastIndex: number;
-  /** The term of the stored entry at `index`, for 1 <= index <= lastIndex. */
+  /** The term of the stored entry at `index`, for snapshotIndex < index <= lastIndex. */
   termAt(index: number): number;
 }
 
-export function assertBatchFits(batch: StorageBatch, stored: StoredLog): void {
+/** The term at `index` in `stored`, the snapshot's own index included (0 before any entry). */
+function storedTermAt(stored: StoredLog, index: number): number {
+  if (index === stored.snapshotIndex) return stored.snapshotTerm;
+  assert(index > stored.snapshotIndex, `entry ${index} is compacted into the snapshot`);
+  return stored.termAt(index);
+}
+
+export function assertBatchFits(batch: StorageBatch, storedBefore: StoredLog): void {
+  const stored =
+    batch.snapshot === undefined ? storedBefore : afterSnapshot(batch.snapshot, storedBefore);
   const hardState = batch.hardState ?? stored.hardState;
   if (batch.hardState !== undefined) assertHardStateFollows(stored.hardState, batch.hardState);
   const { entries } = batch;
@@ -49,12 +65,15 @@ export function assertBatchFits(batch: StorageBatch, stored: StoredLog): void {
     );
     return;
   }
-  assert(first.index >= 1, `batch starts at index ${first.index}`);
+  assert(
+    first.index > stored.snapshotIndex,
+    `batch starts at index ${first.index}, inside the snapshot at ${stored.snapshotIndex}`,
+  );
   assert(
     first.index <= stored.lastIndex + 1,
     `batch starts at index ${first.index} but the log ends at ${stored.lastIndex}: a gap`,
   );
-  const termBefore = first.index > 1 ? stored.termAt(first.index - 1) : 0;
+  const termBefore = storedTermAt(stored, first.index - 1);
   let previous: { index: number; term: number } = { index: first.index - 1, term: termBefore };
   for (const entry of entries) {
     assertEntryWellFormed(entry);
@@ -66,7 +85,7 @@ export function assertBatchFits(batch: StorageBatch, stored: StoredLog): void {
     assert(entry.term <= hardState.term, `entry term ${entry.term} > current ${hardState.term}`);
     if (entry.index <= Math.min(stored.lastIndex, stored.hardState.commit)) {
       assert(
-        stored.termAt(entry.index) === entry.term,
+        storedTermAt(stored, entry.index) === entry.term,
         `batch replaces committed entry ${entry.index} with one of another term`,
       );
     }
@@ -76,6 +95,67 @@ export function assertBatchFits(batch: StorageBatch, stored: StoredLog): void {
     hardState.commit <= previous.index,
     `commit ${hardState.commit} is beyond the batch's last index ${previous.index}`,
   );
+}
+
+/** The stored log once a snapshot from the leader replaced it: the snapshot, no entries. */
+function afterSnapshot(snapshot: Snapshot, stored: StoredLog): StoredLog {
+  assertSnapshotWellFormed(snapshot);
+  assert(
+    snapshot.index > stored.snapshotIndex,
+    `snapshot at ${snapshot.index} is not past the stored one at ${stored.snapshotIndex}`,
+  );
+  return {
+    hardState: stored.hardState,
+    snapshotIndex: snapshot.index,
+    snapshotTerm: snapshot.term,
+    lastIndex: snapshot.index,
+    termAt: (index) => {
+      throw new AssertionError(`no entry ${index} after a snapshot at ${snapshot.index}`);
+    },
+  };
+}
+
+/** The host's own snapshot may cover only committed entries that are stored. */
+export function assertCompactionFits(snapshot: Snapshot, stored: StoredLog): void {
+  assertSnapshotWellFormed(snapshot);
+  assert(
+    snapshot.index > stored.snapshotIndex,
+    `compaction at ${snapshot.index} is not past the snapshot at ${stored.snapshotIndex}`,
+  );
+  assert(
+    snapshot.index <= Math.min(stored.lastIndex, stored.hardState.commit),
+    `compaction at ${snapshot.index} beyond the stored commit ${stored.hardState.commit}`,
+  );
+  assert(
+    stored.termAt(snapshot.index) === snapshot.term,
+    `compaction at ${snapshot.index} has term ${snapshot.term}, the entry there another`,
+  );
+}
+
+function assertSnapshotWellFormed(snapshot: Snapshot): void {
+  const problem = snapshotProblem(snapshot);
+  assert(problem === undefined, `snapshot at ${snapshot.index}: ${problem}`);
+}
+
+/** Why `snapshot` is not one a correct node could have written, or undefined when it is. */
+function snapshotProblem(snapshot: Snapshot): string | undefined {
+  if (!Number.isSafeInteger(snapshot.index) || snapshot.index < 1) return 'index is not positive';
+  if (!Number.isSafeInteger(snapshot.term) || snapshot.term < 1) return 'term is not positive';
+  if (!(snapshot.data instanceof Uint8Array)) return 'data is not bytes';
+  return confStateProblem(snapshot.confState);
+}
+
+function confStateProblem(state: ConfState | undefined): string | undefined {
+  if (typeof state !== 'object' || state === null) return 'no membership';
+  const { voters, learners } = state;
+  if (!Array.isArray(voters) || !Array.isArray(learners)) return 'membership lists are missing';
+  const all: unknown[] = [...voters, ...learners];
+  if (!all.every((id) => Number.isSafeInteger(id) && (id as number) >= 1)) {
+    return 'a member id is not a positive integer';
+  }
+  if (new Set(all).size !== all.length) return 'a member is listed twice';
+  if (voters.length === 0) return 'the membership has no voter';
+  return undefined;
 }
 
 function assertHardStateFollows(before: HardState, after: HardState): void {
@@ -96,22 +176,39 @@ function assertHardStateFollows(before: HardState, after: HardState): void {
 function assertEntryWellFormed(entry: Entry): void {
   assert(Number.isSafeInteger(entry.index) && entry.index >= 1, `entry index ${entry.index}`);
   assert(Number.isSafeInteger(entry.term) && entry.term >= 1, `entry term ${entry.term}`);
-  assert(
-    entry.type === EntryType.normal || entry.type === EntryType.noop,
-    `entry ${entry.index} has unknown type ${entry.type}`,
-  );
-  assert(
-    entry.type !== EntryType.noop || entry.data.length === 0,
-    `noop entry ${entry.index} carries ${entry.data.length} bytes`,
-  );
+  const problem = entryProblem(entry);
+  assert(problem === undefined, `entry ${entry.index}: ${problem}`);
+}
+
+/** Why an entry's type and data do not go together, or undefined when they do. */
+function entryProblem(entry: Entry): string | undefined {
+  switch (entry.type) {
+    case EntryType.normal:
+      return undefined;
+    case EntryType.noop:
+      return entry.data.length === 0 ? undefined : `a noop carries ${entry.data.length} bytes`;
+    case EntryType.confChange:
+      return decodeConfChangeEntry(entry.data) === undefined
+        ? 'a membership change whose record cannot be read'
+        : undefined;
+    default:
+      return `unknown type ${String(entry.type)}`;
+  }
 }
 
 /** Throws StorageCorruptError unless `state` is a log any correct node could have written. */
 export function verifyPersistedState(state: PersistedState, location: string): void {
-  const { hardState, entries } = state;
-  let previousTerm = 0;
+  const { hardState, entries, snapshot } = state;
+  if (snapshot !== undefined) {
+    const problem = snapshotProblem(snapshot);
+    if (problem !== undefined) {
+      throw new StorageCorruptError(location, `snapshot at ${snapshot.index}: ${problem}`);
+    }
+  }
+  const snapshotIndex = snapshot?.index ?? 0;
+  let previousTerm = snapshot?.term ?? 0;
   for (const [position, entry] of entries.entries()) {
-    const expectedIndex = position + 1;
+    const expectedIndex = snapshotIndex + position + 1;
     if (entry.index !== expectedIndex) {
       throw new StorageCorruptError(
         location,
@@ -124,12 +221,17 @@ export function verifyPersistedState(state: PersistedState, location: string): v
         `term drops from ${previousTerm} to ${entry.term} at entry ${entry.index}`,
       );
     }
+    const problem = entryProblem(entry);
+    if (problem !== undefined) {
+      throw new StorageCorruptError(location, `entry ${entry.index}: ${problem}`);
+    }
     previousTerm = entry.term;
   }
-  if (hardState.commit > entries.length) {
+  const lastIndex = snapshotIndex + entries.length;
+  if (hardState.commit > lastIndex) {
     throw new StorageCorruptError(
       location,
-      `commit index ${hardState.commit} is beyond the last entry ${entries.length}`,
+      `commit index ${hardState.commit} is beyond the last entry ${lastIndex}`,
     );
   }
   if (previousTerm > hardState.term) {

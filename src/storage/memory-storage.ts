@@ -5,16 +5,29 @@
  * Simulating a crash: take `snapshot()` (everything acknowledged so far) and start the restarted
  * node on `new MemoryStorage(snapshot)`.
  */
-import { type Entry, emptyHardState, type HardState, type PersistedState } from '../raft/types.js';
+import {
+  type Entry,
+  emptyHardState,
+  type HardState,
+  type PersistedState,
+  type Snapshot,
+} from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import { assertBatchFits, type StoredLog, verifyPersistedState } from './log-checks.js';
+import {
+  assertBatchFits,
+  assertCompactionFits,
+  type StoredLog,
+  verifyPersistedState,
+} from './log-checks.js';
 import type { RaftStorage, StorageBatch } from './storage.js';
 
 const location = 'memory';
 
 export class MemoryStorage implements RaftStorage {
   #hardState: HardState;
-  /** Invariant: #entries[i].index === i + 1. */
+  /** The snapshot the log follows, if it was ever compacted or replaced by the leader's. */
+  #snapshot: Snapshot | undefined;
+  /** Invariant: #entries[i].index === snapshotIndex + i + 1. */
   #entries: Entry[];
   #saveInFlight = false;
   #closed = false;
@@ -25,6 +38,7 @@ export class MemoryStorage implements RaftStorage {
   constructor(initial: PersistedState = { hardState: emptyHardState, entries: [] }) {
     verifyPersistedState(initial, location);
     this.#hardState = { ...initial.hardState };
+    this.#snapshot = initial.snapshot === undefined ? undefined : copySnapshot(initial.snapshot);
     this.#entries = initial.entries.map(copyEntry);
   }
 
@@ -36,8 +50,68 @@ export class MemoryStorage implements RaftStorage {
   async save(batch: StorageBatch): Promise<void> {
     this.#assertUsable();
     assertBatchFits(batch, this.#storedLog());
+    const snapshot = batch.snapshot === undefined ? undefined : copySnapshot(batch.snapshot);
     const hardState = batch.hardState === undefined ? undefined : { ...batch.hardState };
     const entries = batch.entries.map(copyEntry);
+    await this.#writing(() => {
+      if (snapshot !== undefined) {
+        this.#snapshot = snapshot;
+        this.#entries = [];
+      }
+      this.#write(hardState, entries);
+    });
+  }
+
+  async compact(snapshot: Snapshot): Promise<void> {
+    this.#assertUsable();
+    assertCompactionFits(snapshot, this.#storedLog());
+    const copy = copySnapshot(snapshot);
+    await this.#writing(() => {
+      this.#entries = this.#entries.slice(copy.index - this.#snapshotIndex);
+      this.#snapshot = copy;
+      assert(
+        (this.#entries[0]?.index ?? copy.index + 1) === copy.index + 1,
+        'the log after a compaction starts right after the snapshot',
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** Test helper: a deep copy of everything saved so far. Works after close too. */
+  snapshot(): PersistedState {
+    const state = { hardState: { ...this.#hardState }, entries: this.#entries.map(copyEntry) };
+    const snapshot = this.#snapshot;
+    return snapshot === undefined ? state : { ...state, snapshot: copySnapshot(snapshot) };
+  }
+
+  /** Test helper: how many batches were saved, i.e. how many fsyncs a disk would have done. */
+  get savedBatchCount(): number {
+    return this.#savedBatchCount;
+  }
+
+  get lastIndex(): number {
+    return this.#snapshotIndex + this.#entries.length;
+  }
+
+  /** The index of the snapshot the stored log follows (0 if none). */
+  get snapshotIndex(): number {
+    return this.#snapshotIndex;
+  }
+
+  /** Test helper: the next save writes nothing and rejects with `error`, like a failing disk. */
+  failNextSave(error: Error): void {
+    this.#nextSaveFailure = error;
+  }
+
+  get #snapshotIndex(): number {
+    return this.#snapshot?.index ?? 0;
+  }
+
+  /** Runs `write` as a disk write would go: after a yield, and not at all when it fails. */
+  async #writing(write: () => void): Promise<void> {
     this.#saveInFlight = true;
     try {
       // Yield once, as a disk write would, so that an overlapping save trips the assertion above.
@@ -47,33 +121,11 @@ export class MemoryStorage implements RaftStorage {
         this.#nextSaveFailure = undefined;
         throw failure;
       }
-      this.#write(hardState, entries);
+      write();
+      this.#savedBatchCount += 1;
     } finally {
       this.#saveInFlight = false;
     }
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-  }
-
-  /** Test helper: a deep copy of everything saved so far. Works after close too. */
-  snapshot(): PersistedState {
-    return { hardState: { ...this.#hardState }, entries: this.#entries.map(copyEntry) };
-  }
-
-  /** Test helper: how many batches were saved, i.e. how many fsyncs a disk would have done. */
-  get savedBatchCount(): number {
-    return this.#savedBatchCount;
-  }
-
-  get lastIndex(): number {
-    return this.#entries.length;
-  }
-
-  /** Test helper: the next save writes nothing and rejects with `error`, like a failing disk. */
-  failNextSave(error: Error): void {
-    this.#nextSaveFailure = error;
   }
 
   #write(hardState: HardState | undefined, entries: readonly Entry[]): void {
@@ -81,20 +133,22 @@ export class MemoryStorage implements RaftStorage {
     const first = entries[0];
     if (first !== undefined) {
       // Drops the conflicting suffix, if any, then appends.
-      this.#entries.length = first.index - 1;
+      this.#entries.length = first.index - 1 - this.#snapshotIndex;
       for (const entry of entries) this.#entries.push(entry);
     }
-    this.#savedBatchCount += 1;
-    assert(this.#hardState.commit <= this.#entries.length, 'commit beyond the log after a save');
+    assert(this.#hardState.commit <= this.lastIndex, 'commit beyond the log after a save');
   }
 
   #storedLog(): StoredLog {
     const entries = this.#entries;
+    const snapshotIndex = this.#snapshotIndex;
     return {
       hardState: this.#hardState,
-      lastIndex: entries.length,
+      snapshotIndex,
+      snapshotTerm: this.#snapshot?.term ?? 0,
+      lastIndex: this.lastIndex,
       termAt(index: number): number {
-        const entry = entries[index - 1];
+        const entry = entries[index - snapshotIndex - 1];
         assert(entry !== undefined, `no stored entry ${index}`);
         return entry.term;
       },
@@ -114,5 +168,17 @@ function copyEntry(entry: Entry): Entry {
     index: entry.index,
     type: entry.type,
     data: new Uint8Array(entry.data),
+  };
+}
+
+function copySnapshot(snapshot: Snapshot): Snapshot {
+  return {
+    index: snapshot.index,
+    term: snapshot.term,
+    confState: {
+      voters: [...snapshot.confState.voters],
+      learners: [...snapshot.confState.learners],
+    },
+    data: new Uint8Array(snapshot.data),
   };
 }

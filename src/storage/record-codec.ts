@@ -3,8 +3,12 @@
  * later release can change the layout and still read old data) and ends with a CRC-32 of all the
  * bytes before it (LMDB itself does not checksum values).
  *
- * Entry record:      version(1) type(1) term(8) index(8) data(n) crc32(4)
- * Hard state record: version(1) term(8) vote(8) commit(8) crc32(4)
+ * Entry record:           version(1) type(1) term(8) index(8) data(n) crc32(4)
+ * Hard state record:      version(1) term(8) vote(8) commit(8) crc32(4)
+ * Snapshot marker record: version(1) index(8) term(8) crc32(4)
+ *
+ * The snapshot marker names the snapshot the stored log follows (the log holds the entries after
+ * it); the snapshot itself is a file (snapshot-files.ts).
  *
  * Integers are unsigned big-endian. The entry's own index is stored inside the record as well as in
  * its key, so that a value written under the wrong key is caught on load.
@@ -18,6 +22,13 @@ export const recordFormatVersion = 1;
 const entryHeaderBytes = 1 + 1 + 8 + 8;
 const checksumBytes = 4;
 const hardStateRecordBytes = 1 + 8 + 8 + 8 + checksumBytes;
+const snapshotMarkerRecordBytes = 1 + 8 + 8 + checksumBytes;
+
+/** Where the stored log starts: it holds the entries after `index`, whose term is `term`. */
+export interface SnapshotMarker {
+  readonly index: number;
+  readonly term: number;
+}
 
 /** Decoding never throws: a bad record is data, and the caller names where it was found. */
 export type DecodeResult<T> =
@@ -44,7 +55,7 @@ export function decodeEntry(bytes: Uint8Array): DecodeResult<Entry> {
   if (checked !== undefined) return { ok: false, reason: checked };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = view.getUint8(1);
-  if (type !== EntryType.normal && type !== EntryType.noop) {
+  if (type !== EntryType.normal && type !== EntryType.noop && type !== EntryType.confChange) {
     return { ok: false, reason: `unknown entry type ${type}` };
   }
   const term = readUint64(view, 2);
@@ -85,6 +96,34 @@ export function decodeHardState(bytes: Uint8Array): DecodeResult<HardState> {
     return { ok: false, reason: 'term, vote or commit is beyond 2^53' };
   }
   return { ok: true, value: { term, vote, commit } };
+}
+
+export function encodeSnapshotMarker(marker: SnapshotMarker): Uint8Array {
+  const bytes = new Uint8Array(snapshotMarkerRecordBytes);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, recordFormatVersion);
+  writeUint64(view, 1, marker.index);
+  writeUint64(view, 9, marker.term);
+  sealChecksum(bytes);
+  return bytes;
+}
+
+export function decodeSnapshotMarker(bytes: Uint8Array): DecodeResult<SnapshotMarker> {
+  if (bytes.length !== snapshotMarkerRecordBytes) {
+    return {
+      ok: false,
+      reason: `snapshot marker record is ${bytes.length} bytes, expected ${snapshotMarkerRecordBytes}`,
+    };
+  }
+  const checked = checkVersionAndChecksum(bytes);
+  if (checked !== undefined) return { ok: false, reason: checked };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const index = readUint64(view, 1);
+  const term = readUint64(view, 9);
+  if (index === undefined || term === undefined) {
+    return { ok: false, reason: 'snapshot index or term is beyond 2^53' };
+  }
+  return { ok: true, value: { index, term } };
 }
 
 function sealChecksum(bytes: Uint8Array): void {

@@ -38,33 +38,44 @@ const usage = `usage: npm run sim -- --seeds N [--from S] [--nodes 3|5|mixed] [-
 /** Workers report progress every this many seeds. */
 const progressEverySeeds = 100;
 
-function parseArguments(argv: readonly string[]): CliOptions | 'list' {
+const valueFlags = [
+  '--seeds',
+  '--from',
+  '--nodes',
+  '--ticks',
+  '--jobs',
+  '--bug',
+  '--faults',
+  '--trace',
+];
+const switchFlags = ['--keep-going', '--list'];
+
+/** Splits the arguments into flags with values (a flag may repeat) and switches. */
+function readFlags(argv: readonly string[]): {
+  values: Map<string, string[]>;
+  switches: Set<string>;
+} {
   const values = new Map<string, string[]>();
-  const flags = new Set<string>();
+  const switches = new Set<string>();
   for (let position = 0; position < argv.length; position++) {
     const argument = argv[position] ?? '';
-    if (argument === '--keep-going' || argument === '--list') {
-      flags.add(argument);
+    if (switchFlags.includes(argument)) {
+      switches.add(argument);
       continue;
     }
     const value = argv[position + 1];
-    if (!argument.startsWith('--') || value === undefined) throw new Error(usage);
+    if (!valueFlags.includes(argument) || value === undefined) {
+      throw new Error(`bad argument ${argument}\n${usage}`);
+    }
     values.set(argument, [...(values.get(argument) ?? []), value]);
     position++;
   }
-  if (flags.has('--list')) return 'list';
-  const known = [
-    '--seeds',
-    '--from',
-    '--nodes',
-    '--ticks',
-    '--jobs',
-    '--bug',
-    '--faults',
-    '--trace',
-  ];
-  for (const name of values.keys())
-    if (!known.includes(name)) throw new Error(`unknown ${name}\n${usage}`);
+  return { values, switches };
+}
+
+function parseArguments(argv: readonly string[]): CliOptions | 'list' {
+  const { values, switches } = readFlags(argv);
+  if (switches.has('--list')) return 'list';
   const bugs = values.get('--bug') ?? [];
   for (const bug of bugs) if (!isBugName(bug)) throw new Error(`unknown bug ${bug} (see --list)`);
   const faults = values.get('--faults')?.at(-1)?.split(',');
@@ -82,7 +93,7 @@ function parseArguments(argv: readonly string[]): CliOptions | 'list' {
     traceSize: integer(values, '--trace', 40, 1),
     bugs: bugs.filter(isBugName),
     faults,
-    keepGoing: flags.has('--keep-going'),
+    keepGoing: switches.has('--keep-going'),
   };
 }
 
@@ -101,7 +112,8 @@ function integer(
 }
 
 function nodeChoice(text: string): NodeChoice {
-  if (text === '3' || text === '5') return Number(text) as 3 | 5;
+  if (text === '3') return 3;
+  if (text === '5') return 5;
   if (text === 'mixed') return 'mixed';
   throw new Error('--nodes is 3, 5 or mixed');
 }
@@ -206,9 +218,11 @@ function summary(options: CliOptions, totals: SeedTotals, failed: number, second
     .join(', ');
   return [
     `${totals.seeds} seeds (${nodes} nodes, ${options.faultTicks} fault ticks${options.bugs.length > 0 ? `, bugs: ${options.bugs.join(' ')}` : ''}) in ${seconds.toFixed(1)} s: ${(totals.seeds / seconds).toFixed(1)} seeds/s, ${failed} failed`,
-    `  ${totals.events} events, ${totals.leaderTerms} leader terms, ${totals.committed} entries committed, ${totals.acknowledged} proposals acknowledged, ${totals.crashes} crashes`,
+    `  ${totals.events} events, ${totals.leaderTerms} leader terms, ${totals.committed} entries committed, ${totals.acknowledged} proposals acknowledged, ${totals.readsAnswered} reads answered, ${totals.crashes} crashes, ${totals.snapshotsInstalled} snapshots installed`,
     `  faults: ${faults}`,
-    `  liveness: the slowest seed (${totals.quietBoundUsedMostBySeed}) used ${totals.quietBoundUsedPercentMax}% of its bound`,
+    totals.quietBoundUsedPercentMax === 0
+      ? '  liveness: no seed reached its quiet phase'
+      : `  liveness: the slowest seed (${totals.quietBoundUsedMostBySeed}) used ${totals.quietBoundUsedPercentMax}% of its bound`,
   ].join('\n');
 }
 

@@ -105,6 +105,8 @@ export class NodeHost {
   status: RaftStatus | undefined;
   /** Something happened to this node since the simulator last refreshed its status. */
   touched = false;
+  /** Snapshots received from a leader and installed, over every incarnation. */
+  snapshotsInstalled = 0;
   readonly #options: NodeHostOptions;
   #waiting: Waiting | undefined;
 
@@ -282,6 +284,7 @@ export class NodeHost {
   #finish(raw: RawNode, ready: Ready, sentEarly: boolean): void {
     if (!sentEarly) this.#send(ready);
     if (ready.snapshot !== undefined) {
+      this.snapshotsInstalled++;
       const base = snapshotBase(ready.snapshot);
       this.appliedLength = base.index;
       this.appliedHash = base.hash;

@@ -33,7 +33,9 @@ export interface SeedTotals {
   leaderTerms: number;
   committed: number;
   acknowledged: number;
+  readsAnswered: number;
   crashes: number;
+  snapshotsInstalled: number;
   faults: Record<string, number>;
   /** The highest share of its liveness bound a seed used, in percent, and that seed. */
   quietBoundUsedPercentMax: number;
@@ -47,7 +49,9 @@ export function emptyTotals(): SeedTotals {
     leaderTerms: 0,
     committed: 0,
     acknowledged: 0,
+    readsAnswered: 0,
     crashes: 0,
+    snapshotsInstalled: 0,
     faults: {},
     quietBoundUsedPercentMax: 0,
     quietBoundUsedMostBySeed: 0,
@@ -92,7 +96,9 @@ export function addStats(totals: SeedTotals, stats: SimulationStats, seed: numbe
   totals.leaderTerms += stats.leaderTerms;
   totals.committed += stats.committed;
   totals.acknowledged += stats.clients.acknowledged;
+  totals.readsAnswered += stats.clients.readsAnswered;
   totals.crashes += stats.crashes;
+  totals.snapshotsInstalled += stats.snapshotsInstalled;
   for (const [name, count] of Object.entries(stats.faults)) {
     totals.faults[name] = (totals.faults[name] ?? 0) + count;
   }
@@ -111,7 +117,9 @@ export function mergeTotals(into: SeedTotals, from: SeedTotals): void {
   into.leaderTerms += from.leaderTerms;
   into.committed += from.committed;
   into.acknowledged += from.acknowledged;
+  into.readsAnswered += from.readsAnswered;
   into.crashes += from.crashes;
+  into.snapshotsInstalled += from.snapshotsInstalled;
   for (const [name, count] of Object.entries(from.faults)) {
     into.faults[name] = (into.faults[name] ?? 0) + count;
   }

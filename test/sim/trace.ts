@@ -20,6 +20,7 @@ export class Trace {
     this.#events = new Array<TraceEvent | undefined>(capacity).fill(undefined);
   }
 
+  /** `node` 0 stands for the cluster as a whole (a fault, a phase). */
   record(timeUs: number, node: NodeId, what: string | Message): void {
     this.#events[this.#next % this.#events.length] = { timeUs, node, what };
     this.#next++;
@@ -40,7 +41,7 @@ export class Trace {
 function formatEvent({ timeUs, node, what }: TraceEvent): string {
   const time = `${(timeUs / 1000).toFixed(3).padStart(10)} ms`;
   const text = typeof what === 'string' ? what : `receives ${formatMessage(what)}`;
-  return `${time}  node ${node}: ${text}`;
+  return `${time}  ${node === 0 ? 'cluster' : `node ${node}`}: ${text}`;
 }
 
 export function formatMessage(message: Message): string {

@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Entry, EntryType } from '../../src/raft/types.js';
+import { encodeConfChangeEntry } from '../../src/raft/configuration.js';
+import { type Entry, EntryType, type Snapshot } from '../../src/raft/types.js';
 
 const textEncoder = new TextEncoder();
 
@@ -18,6 +19,25 @@ export function normalEntry(index: number, term: number): Entry {
 
 export function noopEntry(index: number, term: number): Entry {
   return { index, term, type: EntryType.noop, data: new Uint8Array(0) };
+}
+
+/** A membership change (node 4 joins 1, 2, 3 as a learner), as the core encodes it. */
+export function confChangeEntry(index: number, term: number): Entry {
+  const data = encodeConfChangeEntry({
+    change: { type: 'add-learner', node: 4 },
+    confState: { voters: [1, 2, 3], learners: [4] },
+  });
+  return { index, term, type: EntryType.confChange, data };
+}
+
+/** A snapshot at `index` in `term` with recognisable bytes. */
+export function snapshotAt(index: number, term: number): Snapshot {
+  return {
+    index,
+    term,
+    confState: { voters: [1, 2, 3], learners: [] },
+    data: textEncoder.encode(`state as of ${index}`),
+  };
 }
 
 /** Normal entries `first`..`last` (inclusive), all in `term`. */

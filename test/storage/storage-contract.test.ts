@@ -4,73 +4,23 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import {
   type Entry,
+  type EntryType,
   emptyHardState,
   type HardState,
   noNode,
   type PersistedState,
 } from '../../src/raft/types.js';
-import { LmdbStorage } from '../../src/storage/lmdb-storage.js';
-import { MemoryStorage } from '../../src/storage/memory-storage.js';
-import type { RaftStorage, StorageBatch } from '../../src/storage/storage.js';
+import type { StorageBatch } from '../../src/storage/storage.js';
 import { AssertionError } from '../../src/util/assert.js';
+import { lmdbHarness, memoryHarness } from './harness.js';
 import {
+  confChangeEntry,
   entriesInTerm,
-  makeTemporaryDirectory,
   noopEntry,
   normalEntry,
   SeededRandom,
   testSeed,
 } from './helpers.js';
-
-interface StorageHarness {
-  readonly name: string;
-  /** A new, empty storage. */
-  create(): Promise<RaftStorage>;
-  /** Closes `storage` and opens what it saved, as a restarted node would. */
-  reopen(storage: RaftStorage): Promise<RaftStorage>;
-  /** Closes everything opened and removes what was created. */
-  cleanup(): Promise<void>;
-}
-
-function memoryHarness(): StorageHarness {
-  return {
-    name: 'MemoryStorage',
-    create: async () => new MemoryStorage(),
-    async reopen(storage) {
-      assert.ok(storage instanceof MemoryStorage);
-      await storage.close();
-      return new MemoryStorage(storage.snapshot());
-    },
-    cleanup: async () => {},
-  };
-}
-
-function lmdbHarness(): StorageHarness {
-  const directories: { path: string; remove(): void }[] = [];
-  const opened: LmdbStorage[] = [];
-  const open = async (dataDir: string) => {
-    const storage = await LmdbStorage.open(dataDir);
-    opened.push(storage);
-    return storage;
-  };
-  return {
-    name: 'LmdbStorage',
-    async create() {
-      const directory = makeTemporaryDirectory();
-      directories.push(directory);
-      return open(directory.path);
-    },
-    async reopen(storage) {
-      assert.ok(storage instanceof LmdbStorage);
-      await storage.close();
-      return open(storage.dataDir);
-    },
-    async cleanup() {
-      for (const storage of opened.splice(0)) await storage.close();
-      for (const directory of directories.splice(0)) directory.remove();
-    },
-  };
-}
 
 const hardState = (term: number, vote: number, commit: number): HardState => ({
   term,
@@ -91,7 +41,7 @@ for (const harness of [memoryHarness(), lmdbHarness()]) {
       const storage = await harness.create();
       const batch = {
         hardState: hardState(2, 3, 2),
-        entries: [noopEntry(1, 1), normalEntry(2, 1), normalEntry(3, 2)],
+        entries: [noopEntry(1, 1), normalEntry(2, 1), confChangeEntry(3, 2)],
       };
       await storage.save(batch);
       assert.deepEqual(await storage.load(), batch);
@@ -271,7 +221,23 @@ for (const harness of [memoryHarness(), lmdbHarness()]) {
             hardState: undefined,
             entries: [{ ...noopEntry(4, 2), data: new Uint8Array([1]) }],
           },
-          message: /noop entry 4 carries 1 bytes/,
+          message: /entry 4: a noop carries 1 bytes/,
+        },
+        {
+          name: 'a membership change whose record cannot be read',
+          batch: {
+            hardState: undefined,
+            entries: [{ ...confChangeEntry(4, 2), data: new Uint8Array([1, 2, 3]) }],
+          },
+          message: /entry 4: a membership change whose record cannot be read/,
+        },
+        {
+          name: 'an unknown entry type',
+          batch: {
+            hardState: undefined,
+            entries: [{ ...normalEntry(4, 2), type: 7 as unknown as EntryType }],
+          },
+          message: /entry 4: unknown type 7/,
         },
       ];
       for (const { name, batch, message } of cases) {

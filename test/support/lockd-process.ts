@@ -103,10 +103,11 @@ export function rawRequest(
   method: string,
   path: string,
   body?: string,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<RawResponse> {
   return new Promise((resolveResponse, rejectResponse) => {
     const outgoing = request(
-      { host: '127.0.0.1', port, method, path, agent: false },
+      { host: '127.0.0.1', port, method, path, agent: false, headers },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));

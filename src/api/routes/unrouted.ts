@@ -8,6 +8,14 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LockdError } from '../../errors.js';
 import { internalError, notFoundError, sendError } from '../reply.js';
 import { type LockTarget, requestPath, resolveLockTarget } from '../request-target.js';
+import {
+  clusterPath,
+  clusterRouteMethods,
+  faultsPath,
+  faultsRouteMethods,
+  membersPath,
+  membersRouteMethods,
+} from './cluster.js';
 import { eventsPath, eventsRouteMethods } from './events.js';
 import { healthPath, healthRouteMethods } from './health.js';
 import { listPath, listRouteMethods } from './list.js';
@@ -22,6 +30,9 @@ const fixedPaths: ReadonlyMap<string, readonly string[]> = new Map<string, reado
   [healthPath, healthRouteMethods],
   [listPath, listRouteMethods],
   [eventsPath, eventsRouteMethods],
+  [clusterPath, clusterRouteMethods],
+  [membersPath, membersRouteMethods],
+  [faultsPath, faultsRouteMethods],
 ]);
 
 /** The methods the path of `rawUrl` answers to, or undefined when it is not a path we serve. */
@@ -44,7 +55,10 @@ export function answerUnrouted(request: FastifyRequest, reply: FastifyReply): Fa
     return sendError(reply, new LockdError('LOCKD_ERR_METHOD_NOT_ALLOWED', message));
   }
   const target = path.lockTarget;
-  if (target !== undefined && target.kind === 'bad-name') {
+  // A fixed path whose route is not served by this server (the cluster routes of a server built
+  // without them, /debug/faults without fault injection): it does not exist here.
+  if (target === undefined) return sendError(reply, notFoundError());
+  if (target.kind === 'bad-name') {
     return sendError(reply, new LockdError('LOCKD_ERR_BAD_NAME', target.message));
   }
   // A served path and method that the router did not take: the router and resolveLockTarget
