@@ -26,6 +26,10 @@ export interface CliOptions {
   readonly id: number | undefined;
   readonly requestTimeoutMs: number;
   readonly clusterSecret: string | undefined;
+  /** A running member's client address: this node joins that cluster (needs -id). */
+  readonly join: string | undefined;
+  /** The peer link's address; undefined = the cluster file's, else the client port + 1000. */
+  readonly peerListen: string | undefined;
   readonly clusterSecretFile: string | undefined;
   readonly snapshotEvery: number;
   readonly limits: Limits;
@@ -68,6 +72,16 @@ export const flagSpecs: readonly FlagSpec[] = [
     description: 'cluster file mapping node ids to addresses',
   },
   { name: 'id', value: 'n', description: "this node's id in the cluster file" },
+  {
+    name: 'join',
+    value: 'host:port',
+    description: 'join the running cluster of this member (with -id)',
+  },
+  {
+    name: 'peer-listen',
+    value: 'host:port',
+    description: 'peer link address (default client port + 1000)',
+  },
   {
     name: 'cluster-secret',
     value: 'secret',
@@ -158,9 +172,20 @@ function toOptions(values: ReadonlyMap<string, string>): CliOptions {
   }
   const idText = values.get('id');
   const clusterFile = values.get('cluster');
-  if ((idText === undefined) !== (clusterFile === undefined)) {
-    throw new UsageError('-cluster and -id go together: give both or neither');
+  const join = values.get('join');
+  if (join !== undefined && clusterFile !== undefined) {
+    throw new UsageError(
+      '--join and -cluster exclude each other: a joining node learns the members',
+    );
   }
+  const hasMembership = clusterFile !== undefined || join !== undefined;
+  if (idText !== undefined && !hasMembership) throw new UsageError('-id needs -cluster or --join');
+  if (idText === undefined && hasMembership) {
+    throw new UsageError(`${clusterFile !== undefined ? '-cluster' : '--join'} needs -id`);
+  }
+  if (join !== undefined) parseAddress(join, '--join');
+  const peerListen = values.get('peer-listen');
+  if (peerListen !== undefined) parseAddress(peerListen, '--peer-listen');
   if (values.has('in-memory') && values.has('data-dir')) {
     throw new UsageError('--in-memory and --data-dir exclude each other');
   }
@@ -180,6 +205,8 @@ function toOptions(values: ReadonlyMap<string, string>): CliOptions {
     id: idText === undefined ? undefined : parseInteger(idText, '-id', 1, 2 ** 31 - 1),
     requestTimeoutMs: integerFlag(values, 'request-timeout-ms', 5000, 1, 600_000),
     clusterSecret: values.get('cluster-secret'),
+    join,
+    peerListen,
     clusterSecretFile: values.get('cluster-secret-file'),
     snapshotEvery: integerFlag(values, 'snapshot-every', 10_000, 10, 100_000_000),
     limits: {

@@ -1,13 +1,16 @@
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
+import type { ClusterStatus } from '../api/cluster-service.js';
 import { buildServer } from '../api/server.js';
-import { LockNode } from '../node/lock-node.js';
+import { type ClusterOptions, LockNode, type MemberAddresses } from '../node/lock-node.js';
 import { LmdbStorage } from '../storage/lmdb-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftStorage } from '../storage/storage.js';
-import { type Address, type CliOptions, parseAddress, UsageError } from './arguments.js';
-import { readClusterFile } from './cluster-file.js';
+import { type Address, formatAddress } from '../util/address.js';
+import { type CliOptions, parseAddress, UsageError } from './arguments.js';
+import { peerPortOffset, readClusterFile } from './cluster-file.js';
 
 /** Raft timing: 100 ms ticks, elections after 1–2 s of silence, heartbeats every tick. */
 const tickMs = 100;
@@ -15,48 +18,116 @@ const electionTicks = 10;
 const heartbeatTicks = 1;
 /** How long a graceful stop may take before the process exits anyway. */
 const shutdownTimeoutMs = 10_000;
+const joinTimeoutMs = 60_000;
 
 interface Topology {
   readonly id: number;
-  readonly members: readonly number[];
   readonly listen: Address;
+  /** Absent for a single node without a peer link. */
+  readonly cluster:
+    | {
+        readonly self: MemberAddresses;
+        readonly members: ReadonlyMap<number, MemberAddresses>;
+        readonly join: Address | undefined;
+      }
+    | undefined;
 }
 
 export function resolveTopology(options: CliOptions): Topology {
-  if (options.clusterFile === undefined || options.id === undefined) {
+  const listenFlag =
+    options.listen === undefined ? undefined : parseAddress(options.listen, '--listen');
+  if (options.join !== undefined && options.id !== undefined) {
+    const listen = listenFlag ?? { host: '127.0.0.1', port: 2081 };
+    const peer =
+      options.peerListen === undefined
+        ? { host: listen.host, port: listen.port + peerPortOffset }
+        : parseAddress(options.peerListen, '--peer-listen');
     return {
-      id: 1,
-      members: [1],
-      listen: parseAddress(options.listen ?? '127.0.0.1:2081', '--listen'),
+      id: options.id,
+      listen,
+      cluster: {
+        self: { client: listen, peer },
+        members: new Map(),
+        join: parseAddress(options.join, '--join'),
+      },
     };
+  }
+  if (options.clusterFile === undefined || options.id === undefined) {
+    return { id: 1, listen: listenFlag ?? { host: '127.0.0.1', port: 2081 }, cluster: undefined };
   }
   const members = readClusterFile(options.clusterFile);
   const own = members.get(options.id);
-  if (own === undefined) {
+  if (own === undefined)
     throw new UsageError(`-id ${options.id} is not in cluster file ${options.clusterFile}`);
+  const listen = listenFlag ?? own.client;
+  // The seed's one-member file runs as before: a single node with no peer link.
+  if (members.size === 1) return { id: options.id, listen, cluster: undefined };
+  const peer =
+    options.peerListen === undefined ? own.peer : parseAddress(options.peerListen, '--peer-listen');
+  return {
+    id: options.id,
+    listen,
+    cluster: { self: { client: own.client, peer }, members, join: undefined },
+  };
+}
+
+/**
+ * The cluster secret: a flag, a file or LOCKD_CLUSTER_SECRET. Without one, a key derived from the
+ * cluster file still keeps out nodes of other clusters and garbage, but not a stranger who has
+ * the file: the node warns.
+ */
+function resolveSecret(options: CliOptions): {
+  secret: Uint8Array;
+  configured: string | undefined;
+} {
+  let configured = options.clusterSecret ?? process.env.LOCKD_CLUSTER_SECRET;
+  if (options.clusterSecretFile !== undefined) {
+    try {
+      configured = readFileSync(options.clusterSecretFile, 'utf8').trim();
+    } catch (error) {
+      throw new UsageError(`cannot read --cluster-secret-file: ${(error as Error).message}`);
+    }
   }
-  if (members.size > 1) {
-    throw new UsageError(
-      `cluster file ${options.clusterFile} names ${members.size} members, but this build runs single-node clusters only`,
-    );
+  if (configured !== undefined && configured.length < 16) {
+    throw new UsageError('the cluster secret must be at least 16 characters');
   }
-  const listen =
-    options.listen === undefined ? own.client : parseAddress(options.listen, '--listen');
-  return { id: options.id, members: [...members.keys()], listen };
+  if (configured !== undefined) return { secret: Buffer.from(configured), configured };
+  const derivedFrom =
+    options.clusterFile === undefined ? 'lockd' : readFileSync(options.clusterFile);
+  return {
+    secret: createHash('sha256').update('lockd-cluster-file:').update(derivedFrom).digest(),
+    configured: undefined,
+  };
+}
+
+async function openStorage(options: CliOptions): Promise<RaftStorage> {
+  return options.inMemory ? new MemoryStorage() : LmdbStorage.open(resolve(options.dataDirectory));
 }
 
 /** Starts one lockd node and serves until SIGTERM or SIGINT. */
 export async function runNode(options: CliOptions, version: string): Promise<void> {
   const topology = resolveTopology(options);
   const logger = pino({ level: options.logLevel, base: { node: topology.id } });
-  const dataDirectory = resolve(options.dataDirectory);
-  const storage: RaftStorage = options.inMemory
-    ? new MemoryStorage()
-    : await LmdbStorage.open(dataDirectory);
+  const { secret, configured } = resolveSecret(options);
+  if (topology.cluster !== undefined && configured === undefined) {
+    logger.warn(
+      {},
+      'no --cluster-secret: the peer link is keyed by the cluster file only; set a secret in production',
+    );
+  }
+  const cluster: ClusterOptions | undefined =
+    topology.cluster === undefined
+      ? undefined
+      : {
+          self: topology.cluster.self,
+          members: topology.cluster.members,
+          secret,
+          allowFaultInjection: options.enableFaultInjection,
+        };
   const node = await LockNode.start({
     id: topology.id,
-    members: topology.members,
-    storage,
+    ...(cluster === undefined ? {} : { cluster }),
+    storage: await openStorage(options),
     tickMs,
     electionTicks,
     heartbeatTicks,
@@ -64,6 +135,8 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
     logger,
     clock: Date.now,
     limits: options.limits,
+    snapshotEvery: options.snapshotEvery,
+    requestTimeoutMs: options.requestTimeoutMs,
     onFatal: (error) => {
       logger.fatal({ err: error }, 'lockd stops: the node cannot continue safely');
       process.exit(1);
@@ -74,15 +147,26 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
     requestTimeoutMs: options.requestTimeoutMs,
     logger,
     maxBodyBytes: options.maxBodyBytes,
+    cluster: {
+      cluster: node,
+      adminToken: configured,
+      faultInjection: options.enableFaultInjection,
+    },
   });
   try {
     await app.listen({ host: topology.listen.host, port: topology.listen.port });
   } catch (error) {
     await node.stop();
     throw new Error(
-      `cannot listen on ${topology.listen.host}:${topology.listen.port}: ${(error as Error).message}`,
+      `cannot listen on ${formatAddress(topology.listen)}: ${(error as Error).message}`,
     );
   }
+  installSignalHandlers(async () => {
+    await app.close();
+    await node.stop();
+  }, logger);
+  if (topology.cluster?.join !== undefined)
+    await joinCluster(node, topology.cluster.join, topology.cluster.self, topology.id, configured);
   const address = app.server.address();
   const port =
     typeof address === 'object' && address !== null ? address.port : topology.listen.port;
@@ -91,19 +175,67 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
       version,
       id: topology.id,
       port,
-      url: `http://${formatHost(topology.listen.host)}:${port}`,
-      dataDirectory: options.inMemory ? null : dataDirectory,
+      url: `http://${formatAddress({ host: topology.listen.host, port })}`,
+      dataDirectory: options.inMemory ? null : resolve(options.dataDirectory),
+      peerPort: topology.cluster === undefined ? null : node.peerPort,
     },
     'lockd ready',
   );
-  installSignalHandlers(async () => {
-    await app.close();
-    await node.stop();
-  }, logger);
 }
 
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+/**
+ * Joins a running cluster: learns its members from `GET /cluster` on the given member (so that
+ * this node accepts their peer connections), then asks it to add this node; the leader adds it
+ * as a learner, lets it catch up, and promotes it.
+ */
+async function joinCluster(
+  node: LockNode,
+  via: Address,
+  self: MemberAddresses,
+  id: number,
+  token: string | undefined,
+): Promise<void> {
+  const base = `http://${formatAddress(via)}`;
+  const current = (await fetchJson(`${base}/cluster`, { method: 'GET' })) as ClusterStatus;
+  node.learnMembers(
+    current.members.map(({ id: memberId, clientAddress, peerAddress }) => ({
+      id: memberId,
+      clientAddress,
+      peerAddress,
+    })),
+  );
+  const body = JSON.stringify({
+    id,
+    clientAddress: formatAddress(self.client),
+    peerAddress: formatAddress({ host: self.peer.host, port: node.peerPort }),
+  });
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const joined = (await fetchJson(`${base}/cluster/members`, {
+    method: 'POST',
+    body,
+    headers,
+  })) as ClusterStatus;
+  node.learnMembers(
+    joined.members.map(({ id: memberId, clientAddress, peerAddress }) => ({
+      id: memberId,
+      clientAddress,
+      peerAddress,
+    })),
+  );
+}
+
+async function fetchJson(url: string, init: RequestInit): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal: AbortSignal.timeout(joinTimeoutMs) });
+  } catch (error) {
+    throw new Error(`cannot join through ${url}: ${(error as Error).message}`);
+  }
+  const text = await response.text();
+  if (!response.ok)
+    throw new Error(`cannot join through ${url}: ${response.status} ${text.trim()}`);
+  return JSON.parse(text) as unknown;
 }
 
 function installSignalHandlers(stop: () => Promise<void>, logger: pino.Logger): void {

@@ -1,3 +1,17 @@
+/**
+ * The host of one lockd node: owns the Raft core, the storage, the peer link, the lock state
+ * machine and the timers, and turns client calls into proposals whose results come back when their
+ * entries are applied. The parts, one file each:
+ * - ready-loop.ts: the Ready contract (persist, send, restore, apply, answer reads, advance);
+ * - leader-duties.ts, leader-requests.ts: what only the leader does, and writes as it serves them;
+ * - forwarding.ts: writes sent to a follower, forwarded to the leader over the peer link;
+ * - reads.ts: linearizable reads (ReadIndex) on any node;
+ * - conditions.ts: bounded waits for a leader (during an election) and the like;
+ * - membership.ts (with address-book.ts, peers.ts, node-entries.ts): members and their addresses;
+ * - node-snapshot.ts: snapshots, taken every `snapshotEvery` entries, restored on start or when the
+ *   leader sends one.
+ */
+import type { AddMemberRequest, ClusterService, ClusterStatus } from '../api/cluster-service.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -16,55 +30,75 @@ import type {
   ReleaseResult,
 } from '../api/lock-service.js';
 import { LockdError } from '../errors.js';
-import { decodeCommand, encodeCommand } from '../locks/codec.js';
-import type {
-  CommandResult,
-  GrantRequest,
-  HandOff,
-  HandOffResult,
-  Hold,
-  LockCommand,
-} from '../locks/commands.js';
-import { type LeaseDeadline, LockStateMachine } from '../locks/state-machine.js';
+import { decodeCommand } from '../locks/codec.js';
+import { LockStateMachine } from '../locks/state-machine.js';
 import { createRandom } from '../raft/random.js';
 import { RawNode } from '../raft/raw-node.js';
 import {
   type Entry,
   EntryType,
+  type Message,
   type NodeId,
+  noNode,
   type RaftStatus,
   type Ready,
   type Snapshot,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/storage.js';
+import { PeerTransport } from '../transport/transport.js';
 import { assert } from '../util/assert.js';
+import { formatAddress, type MemberAddresses, type MemberContact } from './addresses.js';
+import { ConditionWaiters } from './conditions.js';
 import { EventHistory, eventHistoryDefaults } from './events.js';
-import { ExpiryScheduler } from './expiry.js';
+import { ForwardedCalls, Forwarder, type LeaderService } from './forwarding.js';
+import { LeaderDuties } from './leader-duties.js';
+import { LeaderRequests } from './leader-requests.js';
 import {
   assertValidLimits,
   checkAcquireRequest,
   checkName,
   checkRefreshRequest,
   checkReleaseRequest,
-  limitReached,
   listLimitMax,
 } from './limits.js';
-import { PendingProposals } from './pending-proposals.js';
-import { asAcquireResult, asExpireResult, asRefreshResult, asReleaseResult } from './results.js';
+import type { NodeLogger } from './logger.js';
+import { checkContact, Membership } from './membership.js';
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
+import { noLeaderError, Proposer } from './proposer.js';
+import { ReadBarrier } from './reads.js';
+import { ReadyLoop } from './ready-loop.js';
 import { type Scheduler, systemScheduler, type Timer } from './scheduler.js';
-import { eventView, grantView, holderView, namedHolderViews } from './views.js';
-import { clientGoneError, WaitingRoom } from './waiters.js';
+import { eventView, holderView } from './views.js';
+import { clientGoneError } from './waiters.js';
 
-export interface NodeLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
+export type { MemberAddresses, MemberContact, NodeAddress } from './addresses.js';
+export type { NodeLogger } from './logger.js';
+
+export interface ClusterOptions {
+  /** This node's addresses; its peer link listens on `self.peer` (port 0: any free port). */
+  readonly self: MemberAddresses;
+  /**
+   * The voters of the cluster as first started, this node included, with their addresses (a
+   * port 0 means "not known yet": see learnMembers). Empty for a node joining a running cluster:
+   * it knows only itself until it is told the members (learnMembers) and the leader reaches it.
+   * Used only on the first start: after that the log and snapshots say who the members are.
+   */
+  readonly members: ReadonlyMap<NodeId, MemberAddresses>;
+  /** The shared cluster secret of the peer link. */
+  readonly secret: Uint8Array;
+  /** Test builds only: lets setPeerFaults() drop peer traffic. */
+  readonly allowFaultInjection: boolean;
 }
 
 export interface LockNodeOptions {
   readonly id: NodeId;
-  /** Every voter of the cluster, this node included. */
-  readonly members: readonly NodeId[];
+  /**
+   * Without `cluster`: the voters, which can only be this node (the default). Kept for callers of
+   * the single-node build; a cluster's members are in `cluster.members`.
+   */
+  readonly members?: readonly NodeId[];
+  /** Absent: a single node without a peer link. */
+  readonly cluster?: ClusterOptions;
   readonly storage: RaftStorage;
   /** Wall-clock length of one Raft tick. */
   readonly tickMs: number;
@@ -82,48 +116,55 @@ export interface LockNodeOptions {
   readonly scheduler?: Scheduler;
   /** How many recent events are kept for Last-Event-ID replay (default 10 000). */
   readonly eventHistoryCapacity?: number;
+  /** A snapshot is taken, and the log compacted, every this many applied entries (default 10 000). */
+  readonly snapshotEvery?: number;
+  /**
+   * The api's request time-out (default 10 000). A request waits at most half of it for a leader
+   * (during an election) before it is answered 503 with Retry-After, so that the node's answer
+   * comes before the api's own time-out; a linearizable read waits at most this long for its
+   * confirmation; a forwarded write at most this long beyond its own wait.
+   */
+  readonly requestTimeoutMs?: number;
+  /** The longest one membership change may take, the new member's catch-up included (default 30 000). */
+  readonly membershipTimeoutMs?: number;
 }
 
-/** This node leads `term`; `ready` once its lease extension applied (expiry and reads may start). */
-interface Leadership {
-  readonly term: number;
-  extendProposed: boolean;
-  ready: boolean;
-}
+export const lockNodeDefaults = {
+  snapshotEvery: 10_000,
+  requestTimeoutMs: 10_000,
+  membershipTimeoutMs: 30_000,
+} as const;
 
 /** A page of `list` scans at most this many names beyond its limit (names whose holds all ran out). */
 const listScanSlack = 1_000;
 
 /**
- * The host loop: owns the Raft core, the storage, the lock state machine and the timers, and turns
- * client calls into proposals whose results come back when their entries are applied. Every ready
- * batch is persisted with one write (group commit) before anything is applied.
- *
- * As leader it also: stamps every command with its clock; proposes `extend-leases` first thing in
- * its term and serves reads and expiry only once that applied; proposes `expire` for overdue
- * leases; keeps the FIFO queues of waiting requests and hands a freed lock to the head of its
- * queue in the same entry that freed it.
+ * Every ready batch is persisted with one write (group commit) before its messages are sent and
+ * anything is applied. Writes go to the leader (forwarded from a follower); linearizable reads are
+ * answered by any node once it has applied what a quorum confirmed; events come from applying, so
+ * subscriptions work on every node.
  */
-export class LockNode implements LockService {
+export class LockNode implements LockService, ClusterService {
   readonly #raft: RawNode;
   readonly #storage: RaftStorage;
   #locks = new LockStateMachine();
-  readonly #pending = new PendingProposals();
   readonly #options: LockNodeOptions;
   readonly #scheduler: Scheduler;
   readonly #history: EventHistory;
-  readonly #waiting: WaitingRoom;
-  readonly #expiry: ExpiryScheduler;
+  readonly #proposer: Proposer;
+  readonly #duties: LeaderDuties;
+  readonly #leaderRequests: LeaderRequests;
+  readonly #conditions: ConditionWaiters;
+  readonly #reads: ReadBarrier;
+  readonly #membership: Membership;
+  readonly #readyLoop: ReadyLoop;
+  readonly #calls: ForwardedCalls;
+  readonly #requestTimeoutMs: number;
+  readonly #snapshotEvery: number;
   readonly limits: Limits;
-  #leadership: Leadership | undefined;
-  /** Queues whose head may fit now: the leader tries to grant them after the current batch. */
-  readonly #namesToPump = new Set<string>();
-  /** Queues whose grant proposal was refused (overloaded): tried again on the next tick. */
-  readonly #namesToPumpOnTick = new Set<string>();
-  #pumpScheduled = false;
+  #transport: PeerTransport | undefined;
+  #forwarder: Forwarder | undefined;
   #ticker: Timer | undefined;
-  #drainScheduled = false;
-  #draining: Promise<void> | undefined;
   #failed = false;
   #stopping = false;
 
@@ -133,38 +174,91 @@ export class LockNode implements LockService {
     this.#raft = raft;
     this.limits = options.limits;
     this.#scheduler = options.scheduler ?? systemScheduler;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? lockNodeDefaults.requestTimeoutMs;
+    this.#snapshotEvery = options.snapshotEvery ?? lockNodeDefaults.snapshotEvery;
     this.#history = new EventHistory({
       capacity: options.eventHistoryCapacity ?? eventHistoryDefaults.capacity,
       maxSubscribers: eventHistoryDefaults.maxSubscribers,
       onSubscriberError: (error) =>
         options.logger.error({ err: error }, 'an event subscriber threw: it was dropped'),
     });
-    this.#waiting = new WaitingRoom({
+    const scheduleReady = () => this.#readyLoop.schedule();
+    this.#proposer = new Proposer({
+      raft,
+      refusal: () => this.#refusal(),
+      scheduleReady,
       scheduler: this.#scheduler,
-      clock: () => this.#stamp(),
-      maxWaitersPerLock: options.limits.maxWaitersPerLock,
-      conflictNow: (name) => this.#conflictNow(name),
-      onQueueChanged: (name) => this.#queueChanged(name),
+      commitTimeoutMs: this.#requestTimeoutMs,
     });
-    this.#expiry = new ExpiryScheduler({
+    const stamp = () => this.#stamp();
+    const now = () => this.#now();
+    const locks = () => this.#locks;
+    this.#duties = new LeaderDuties({
+      raft,
+      proposer: this.#proposer,
       scheduler: this.#scheduler,
-      now: () => this.#now(),
-      deadlines: () => this.#locks.deadlines(),
-      proposeExpire: (deadline) => this.#proposeExpire(deadline),
+      logger: options.logger,
+      limits: options.limits,
+      locks,
+      stamp,
+      now,
+      serving: () => this.#refusal() === undefined,
+    });
+    this.#leaderRequests = new LeaderRequests({
+      proposer: this.#proposer,
+      duties: this.#duties,
+      limits: options.limits,
+      locks,
+      stamp,
+      now,
+      requireLeader: () => this.#requireLeader(),
+    });
+    this.#conditions = new ConditionWaiters(this.#scheduler);
+    this.#reads = new ReadBarrier({
+      scheduler: this.#scheduler,
+      readIndex: (requestId) => raft.readIndex(requestId),
+      appliedIndex: () => this.#locks.appliedIndex,
+      scheduleReady,
+      maxPendingReads: 4096,
+    });
+    this.#membership = new Membership({
+      id: options.id,
+      raft,
+      self: () => this.#selfContact(),
+      conditions: this.#conditions,
+      scheduler: this.#scheduler,
+      logger: options.logger,
+      clock: options.clock,
+      membershipTimeoutMs: options.membershipTimeoutMs ?? lockNodeDefaults.membershipTimeoutMs,
+      scheduleReady,
+      isLeader: () => this.#duties.isLeader(),
+      isReady: () => this.#duties.isReady(),
+      appliedIndex: () => this.#locks.appliedIndex,
+    });
+    this.#calls = new ForwardedCalls({
+      service: this.#leaderService(),
+      scheduler: this.#scheduler,
+      answeredKeptMs: this.#requestTimeoutMs,
+    });
+    this.#readyLoop = new ReadyLoop(raft, {
+      handle: (ready) => this.#handleReady(ready),
+      afterAdvance: () => this.#afterAdvance(),
+      running: () => !this.#stopping && !this.#failed,
+      onError: (error) => this.#fail(error),
     });
   }
 
-  /** Loads the persisted state, replays the log into the state machine, then starts ticking. */
+  /**
+   * Loads the persisted state (snapshot and log), starts the peer link, replays the log into the
+   * state machine, then starts ticking.
+   */
   static async start(options: LockNodeOptions): Promise<LockNode> {
-    assert(
-      options.members.length === 1 && options.members[0] === options.id,
-      'this build runs single-node clusters only: peers are not networked yet',
-    );
     assertValidLimits(options.limits);
+    const voters = bootstrapVoters(options);
     const persisted = await options.storage.load();
     const raft = new RawNode({
       id: options.id,
-      peers: options.members,
+      peers: voters,
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
       random: createRandom(options.seed),
@@ -172,7 +266,14 @@ export class LockNode implements LockService {
     });
     const node = new LockNode(options, raft);
     if (persisted.snapshot !== undefined) node.#restore(persisted.snapshot);
-    await node.#drain();
+    node.#learnConfiguredMembers();
+    if (options.cluster !== undefined) await node.#startTransport(options.cluster);
+    try {
+      await node.#readyLoop.runNow();
+    } catch (error) {
+      await node.#transport?.close();
+      throw error;
+    }
     assert(
       node.#locks.appliedIndex >= persisted.hardState.commit,
       'the replay must reach the persisted commit index before the node serves',
@@ -182,104 +283,37 @@ export class LockNode implements LockService {
     return node;
   }
 
+  // ---- LockService ------------------------------------------------------------------------------
+
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     this.#assertServing();
     checkAcquireRequest(request, this.limits);
     if (request.signal.aborted) throw clientGoneError();
-    this.#requireLeader();
-    const deadlineMs = this.#stamp() + request.waitMs;
-    const grantRequest = this.#grantRequest(request);
-    // No barging: while others queue, a new request queues behind them (unless it is the holder).
-    if (this.#waiting.count(request.name) > 0 && !this.#holdsLive(request.name, request.owner)) {
-      return this.#queueOrConflict(request, grantRequest, deadlineMs);
-    }
-    const { result, index } = await this.#proposeForClient({
-      kind: 'acquire',
-      nowMs: this.#stamp(),
-      name: request.name,
-      ...grantRequest,
-      waiterId: null,
-    });
-    const acquired = asAcquireResult(result);
-    switch (acquired.outcome) {
-      case 'acquired':
-        if (request.signal.aborted && !acquired.renewed) {
-          assert(acquired.hold.token === index, 'a new grant has its entry index as token');
-          this.#releaseUnwanted(request.name, acquired.hold);
-          throw clientGoneError();
-        }
-        return {
-          outcome: 'acquired',
-          grant: grantView(request.name, acquired.hold, acquired.mode),
-        };
-      case 'conflict':
-        // The owner's own hold in another mode is what blocks it: waiting cannot help.
-        if (acquired.holders.some((hold) => hold.owner !== null && hold.owner === request.owner)) {
-          return { outcome: 'conflict', holders: namedHolderViews(acquired.holders) };
-        }
-        return this.#queueOrConflict(request, grantRequest, deadlineMs, acquired.holders);
-      case 'limit-reached':
-        if (acquired.limit === 'maxHoldersPerLock' && request.waitMs > 0) {
-          return this.#queueOrConflict(request, grantRequest, deadlineMs);
-        }
-        throw limitReached(acquired.limit, this.#limitDetail(acquired.limit, request.name));
-    }
+    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (leader === this.#options.id) return this.#leaderRequests.acquire(request);
+    return this.#forwarderTo().acquire(leader, request);
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
     this.#assertServing();
     checkReleaseRequest(request, this.limits);
-    this.#requireLeader();
-    const { name } = request;
-    const handOff = this.#waiting.takeHead(name);
-    const nowMs = this.#stamp();
-    const command: LockCommand = request.force
-      ? { kind: 'force-release', nowMs, name, handOff }
-      : { kind: 'release', nowMs, name, owner: request.owner, token: null, handOff };
-    const { result } = await this.#proposeForClient(command, {
-      applied: (applied) => this.#releaseApplied(name, handOff, applied),
-      notApplied: () => this.#handOffOutcome(name, handOff, null),
-    });
-    const released = asReleaseResult(result);
-    switch (released.outcome) {
-      case 'released':
-        return { outcome: 'released', name, token: released.token };
-      case 'not-locked':
-        return released;
-      case 'not-owner':
-        return { outcome: 'not-owner', holders: namedHolderViews(released.holders) };
-    }
+    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (leader === this.#options.id) return this.#leaderRequests.release(request);
+    return this.#forwarderTo().release(leader, request);
   }
 
   async refresh(request: RefreshRequest): Promise<RefreshResult> {
     this.#assertServing();
     checkRefreshRequest(request, this.limits);
-    this.#requireLeader();
-    const { result } = await this.#proposeForClient({
-      kind: 'refresh',
-      nowMs: this.#stamp(),
-      name: request.name,
-      owner: request.owner,
-      ttlMs: request.ttlMs,
-    });
-    const refreshed = asRefreshResult(result);
-    switch (refreshed.outcome) {
-      case 'refreshed':
-        return {
-          outcome: 'refreshed',
-          grant: grantView(request.name, refreshed.hold, refreshed.mode),
-        };
-      case 'not-locked':
-        return refreshed;
-      case 'not-owner':
-        return { outcome: 'not-owner', holders: namedHolderViews(refreshed.holders) };
-    }
+    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (leader === this.#options.id) return this.#leaderRequests.refresh(request);
+    return this.#forwarderTo().refresh(leader, request);
   }
 
   /**
-   * Answers from the applied state, hiding holds whose lease ran out. Without `stale`, only a
-   * leader whose lease extension applied answers: then the applied state includes every write
-   * acknowledged so far (on a single node; a cluster will add a ReadIndex round).
+   * Answers from the applied state, hiding holds whose lease ran out. Without `stale`, only once
+   * a quorum confirmed that the state includes every write acknowledged so far (ReadIndex).
+   * Waiters are known on the leader only (a follower shows none).
    */
   async describe(
     name: string,
@@ -287,7 +321,7 @@ export class LockNode implements LockService {
   ): Promise<LockView | undefined> {
     this.#assertServing();
     checkName(name);
-    if (!options.stale) this.#requireReadyLeader();
+    if (!options.stale) await this.#linearizable();
     const lock = this.#locks.live(name, this.#now());
     if (lock === undefined) return undefined;
     return {
@@ -295,7 +329,7 @@ export class LockNode implements LockService {
       mode: lock.mode,
       limit: lock.limit,
       holders: lock.holders.map(holderView),
-      waiters: this.#waiting.views(name),
+      waiters: this.#duties.waiting.views(name),
     };
   }
 
@@ -305,7 +339,7 @@ export class LockNode implements LockService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > listLimitMax) {
       throw new LockdError('LOCKD_ERR_BAD_REQUEST', `limit must be 1 to ${listLimitMax}`);
     }
-    this.#requireReadyLeader();
+    await this.#linearizable();
     const now = this.#now();
     const { prefix, after, limit } = request;
     const startAfter = after >= prefix ? after : undefined;
@@ -326,7 +360,7 @@ export class LockNode implements LockService {
       const lock = this.#locks.live(name, now);
       if (lock === undefined) continue;
       const holders = lock.holders.map(holderView);
-      locks.push({ name, mode: lock.mode, holders, waiters: this.#waiting.count(name) });
+      locks.push({ name, mode: lock.mode, holders, waiters: this.#duties.waiting.count(name) });
     }
     return { locks, next: null };
   }
@@ -340,6 +374,57 @@ export class LockNode implements LockService {
     return this.#history.subscribe(filter, lastEventId, onEvent);
   }
 
+  // ---- ClusterService ---------------------------------------------------------------------------
+
+  clusterStatus(): ClusterStatus {
+    return this.#membership.status();
+  }
+
+  async addMember(request: AddMemberRequest): Promise<ClusterStatus> {
+    this.#assertServing();
+    checkContact(request);
+    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (leader === this.#options.id) return this.#membership.addAsLeader(request);
+    return this.#forwarderTo().addMember(leader, request);
+  }
+
+  async removeMember(id: NodeId): Promise<ClusterStatus> {
+    this.#assertServing();
+    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (leader === this.#options.id) return this.#membership.removeAsLeader(id);
+    try {
+      return await this.#forwarderTo().removeMember(leader, id);
+    } catch (error) {
+      // Removing the leader: this node may close its link to it (the removal committed) before
+      // the leader's answer comes back on it. The change is made all the same.
+      if (id === leader && this.#membership.isRemoved(id)) return this.clusterStatus();
+      throw error;
+    }
+  }
+
+  setPeerFaults(isolatedFrom: readonly NodeId[]): void {
+    const transport = this.#transport;
+    if (transport === undefined || this.#options.cluster?.allowFaultInjection !== true) {
+      throw new LockdError('LOCKD_ERR_BAD_REQUEST', 'fault injection is disabled');
+    }
+    if (!isolatedFrom.every((id) => Number.isSafeInteger(id) && id >= 1)) {
+      throw new LockdError('LOCKD_ERR_BAD_REQUEST', 'node ids must be positive integers');
+    }
+    transport.setFaults({ isolatedFrom });
+  }
+
+  /**
+   * Tells a node the members' addresses (e.g. the members a POST /cluster/members answered with,
+   * or GET /cluster's): a joining node admits the leader's connection only once it knows it.
+   */
+  learnMembers(members: readonly MemberContact[]): void {
+    this.#assertServing();
+    this.#membership.learn(members);
+    this.#readyLoop.schedule();
+  }
+
+  // ---- For tests and status pages ------------------------------------------------------------
+
   status(): RaftStatus & {
     readonly locks: number;
     readonly leases: number;
@@ -352,11 +437,16 @@ export class LockNode implements LockService {
       ...this.#raft.status(),
       locks: this.#locks.size,
       leases: this.#locks.leaseCount,
-      waiters: this.#waiting.size,
-      pendingProposals: this.#pending.size,
-      expiriesInFlight: this.#expiry.inFlight,
-      leaderReady: this.#leadership?.ready ?? false,
+      waiters: this.#duties.waiting.size,
+      pendingProposals: this.#proposer.pending.size,
+      expiriesInFlight: this.#duties.expiry.inFlight,
+      leaderReady: this.#duties.isReady(),
     };
+  }
+
+  /** The port the peer link listens on (0 without one). */
+  get peerPort(): number {
+    return this.#transport?.port ?? 0;
   }
 
   /**
@@ -366,261 +456,305 @@ export class LockNode implements LockService {
   async idle(): Promise<void> {
     const roundsMax = 10_000;
     for (let round = 0; round < roundsMax; round++) {
-      if (this.#draining !== undefined) {
-        await this.#draining;
+      const running = this.#readyLoop.running;
+      if (running !== undefined) {
+        await running.catch(() => undefined);
         continue;
       }
-      if (!this.#drainScheduled && !this.#pumpScheduled && !this.#raft.hasReady()) return;
+      if (!this.#readyLoop.busy && !this.#duties.busy && !this.#raft.hasReady()) return;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     assert(false, `the node was still busy after ${roundsMax} rounds`);
   }
 
-  /** Stops ticking, answers every waiter, finishes the batch under way, fails what is pending. */
+  /**
+   * Stops ticking, answers every waiter and waiting request, finishes the batch under way, fails
+   * what is pending, closes the peer link and the storage.
+   */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#ticker?.cancel();
-    this.#expiry.stop();
     const shuttingDown = new LockdError('LOCKD_ERR_SHUTTING_DOWN', 'The node is shutting down');
-    this.#waiting.rejectAll(shuttingDown);
-    await this.#draining;
-    this.#pending.failAll(shuttingDown);
+    this.#duties.stop(shuttingDown);
+    this.#conditions.failAll(shuttingDown);
+    this.#reads.failAll(shuttingDown);
+    this.#calls.abortAll();
+    await this.#readyLoop.running?.catch(() => undefined);
+    this.#proposer.pending.failAll(shuttingDown);
+    this.#membership.failAll(shuttingDown);
+    await this.#transport?.close();
     await this.#storage.close();
   }
 
-  // ---- Requests and their outcomes -------------------------------------------------------------
+  // ---- Routing ----------------------------------------------------------------------------------
 
-  #grantRequest(request: AcquireRequest): GrantRequest {
-    return {
-      owner: request.owner,
-      ttlMs: request.ttlMs,
-      mode: request.mode,
-      limit: request.mode === 'shared' ? request.limit : null,
-      maxLocks: this.limits.maxLocks,
-      maxHoldersPerLock: this.limits.maxHoldersPerLock,
-    };
-  }
-
-  /** Queues the request until its deadline, or answers conflict when it does not wait. */
-  #queueOrConflict(
-    request: AcquireRequest,
-    grantRequest: GrantRequest,
-    deadlineMs: number,
-    holders?: readonly Hold[],
-  ): Promise<AcquireResult> | AcquireResult {
-    if (request.waitMs === 0 || this.#stamp() >= deadlineMs) {
-      if (holders === undefined) return this.#conflictNow(request.name);
-      return { outcome: 'conflict', holders: namedHolderViews(holders) };
-    }
-    this.#requireLeader();
-    const waiting = this.#waiting.wait(request.name, grantRequest, request.signal, deadlineMs);
-    // The lock may have been freed while this request's conflict was on its way back.
-    this.#queueChanged(request.name);
-    return waiting;
-  }
-
-  #conflictNow(name: string): AcquireResult {
-    const holders = this.#locks.live(name, this.#now())?.holders ?? [];
-    return { outcome: 'conflict', holders: namedHolderViews(holders) };
-  }
-
-  #holdsLive(name: string, owner: string | null): boolean {
-    if (owner === null) return false;
-    const holders = this.#locks.live(name, this.#now())?.holders ?? [];
-    return holders.some((hold) => hold.owner === owner);
-  }
-
-  #limitDetail(limit: 'maxLocks' | 'maxHoldersPerLock', name: string): string {
-    return limit === 'maxLocks'
-      ? `${this.#locks.size} locks are held; the most is ${this.limits.maxLocks}`
-      : `lock ${name} has ${this.limits.maxHoldersPerLock} holders, the most one lock may have`;
-  }
-
-  #releaseApplied(name: string, handOff: HandOff | null, result: CommandResult): void {
-    const released = asReleaseResult(result);
-    this.#handOffOutcome(name, handOff, released.outcome === 'released' ? released.handOff : null);
-  }
-
-  /** Tells the waiting room what became of a hand-off; a grant nobody took is released at once. */
-  #handOffOutcome(name: string, handOff: HandOff | null, granted: HandOffResult | null): void {
-    if (handOff === null) {
-      assert(granted === null, 'a grant to a hand-off that was not carried');
-      return;
-    }
-    if (granted === null) {
-      this.#waiting.grantOutcome(handOff.waiterId, null);
-      return;
-    }
-    assert(granted.waiterId === handOff.waiterId, 'the hand-off granted another waiter');
-    const grant = grantView(name, granted.hold, granted.mode);
-    const outcome = this.#waiting.grantOutcome(handOff.waiterId, grant);
-    if (outcome === 'refused' && !granted.renewed) this.#releaseUnwanted(name, granted.hold);
+  /**
+   * The node to send a write to: this one if it leads, else the leader if this node can reach it.
+   * During an election it waits for one (bounded), then answers 503 with Retry-After.
+   */
+  #leaderForWrite(): Promise<NodeId> {
+    return this.#conditions.until(
+      () => this.#writeTarget(),
+      this.#leaderWaitMs,
+      () => this.#noLeaderAfterWait(),
+    );
   }
 
   /**
-   * Releases a hold granted to a client that is no longer there (it disconnected, or was answered
-   * otherwise when leadership moved). By token, so that only that very grant is released.
+   * The write target now, if there is one. Taken without an await when known, so that a request
+   * on the leader reaches the core in the same turn of the event loop as it arrived.
    */
-  #releaseUnwanted(name: string, hold: Hold): void {
-    if (!this.#isLeader()) {
-      this.#options.logger.warn(
-        { name, token: hold.token, owner: hold.owner },
-        'a grant nobody will use stays held: this node no longer leads (its lease, if any, ends it)',
+  #writeTarget(): NodeId | undefined {
+    const selfId = this.#options.id;
+    if (this.#duties.isLeader()) return selfId;
+    const { leader } = this.#raft.status();
+    if (leader === noNode || leader === selfId) return undefined;
+    return this.#membership.reachable(leader) ? leader : undefined;
+  }
+
+  /** Waits until this node's state answers a read linearizably (see describe). */
+  async #linearizable(): Promise<void> {
+    const selfId = this.#options.id;
+    const leading = await this.#conditions.until(
+      () => {
+        if (this.#duties.isReady()) return true;
+        const { leader } = this.#raft.status();
+        return leader !== noNode && leader !== selfId ? false : undefined;
+      },
+      this.#leaderWaitMs,
+      () => this.#noLeaderAfterWait(),
+    );
+    const { voters } = this.#raft.status();
+    // The only voter: nobody else can have acknowledged a write this leader has not applied.
+    if (leading && voters.length === 1 && voters[0] === selfId) return;
+    await this.#reads.wait(this.#requestTimeoutMs);
+  }
+
+  get #leaderWaitMs(): number {
+    return Math.max(1, Math.floor(this.#requestTimeoutMs / 2));
+  }
+
+  #noLeaderAfterWait(): LockdError {
+    const { leader } = this.#raft.status();
+    const detail =
+      leader === noNode ? 'no leader is elected' : `the leader (node ${leader}) cannot be reached`;
+    return new LockdError(
+      'LOCKD_ERR_NO_LEADER',
+      `${detail} after waiting ${this.#leaderWaitMs} ms; retry`,
+    );
+  }
+
+  #forwarderTo(): Forwarder {
+    const forwarder = this.#forwarder;
+    assert(forwarder !== undefined, 'a node without a peer link only writes as the leader');
+    return forwarder;
+  }
+
+  /** What this node runs for a follower's forwarded call: as leader, never forwarded again. */
+  #leaderService(): LeaderService {
+    return {
+      acquire: async (request) => {
+        this.#assertServing();
+        checkAcquireRequest(request, this.limits);
+        return this.#leaderRequests.acquire(request);
+      },
+      release: async (request) => {
+        this.#assertServing();
+        checkReleaseRequest(request, this.limits);
+        return this.#leaderRequests.release(request);
+      },
+      refresh: async (request) => {
+        this.#assertServing();
+        checkRefreshRequest(request, this.limits);
+        return this.#leaderRequests.refresh(request);
+      },
+      addMember: async (request) => {
+        this.#assertServing();
+        return this.#membership.addAsLeader(request);
+      },
+      removeMember: async (id) => {
+        this.#assertServing();
+        return this.#membership.removeAsLeader(id);
+      },
+      isRenewal: (grant) => this.#duties.renewedGrants.has(grant),
+      releaseUnwanted: (grant) => this.#duties.releaseUnwanted(grant),
+    };
+  }
+
+  #requireLeader(): void {
+    if (!this.#duties.isLeader()) throw noLeaderError(this.#raft.status().leader);
+  }
+
+  // ---- The peer link ----------------------------------------------------------------------------
+
+  async #startTransport(cluster: ClusterOptions): Promise<void> {
+    const { logger } = this.#options;
+    const transport = await PeerTransport.start({
+      selfId: this.#options.id,
+      listen: cluster.self.peer,
+      peers: new Map(),
+      secret: cluster.secret,
+      onMessage: (message) => this.#receive(message),
+      onCall: (from, method, body) => this.#calls.handle(from, method, body),
+      logger,
+      allowFaultInjection: cluster.allowFaultInjection,
+    });
+    this.#transport = transport;
+    this.#forwarder = new Forwarder({
+      call: (to, method, body, timeoutMs) => transport.call(to, method, body, timeoutMs),
+      requestTimeoutMs: this.#requestTimeoutMs,
+      membershipTimeoutMs:
+        this.#options.membershipTimeoutMs ?? lockNodeDefaults.membershipTimeoutMs,
+      logger,
+    });
+    this.#membership.attachTransport(transport);
+  }
+
+  /** A Raft message from a peer. The core drops malformed ones; anything else thrown is logged. */
+  #receive(message: Message): void {
+    if (this.#stopping || this.#failed) return;
+    try {
+      this.#membership.heard(message.from);
+      this.#raft.step(message);
+    } catch (error) {
+      this.#options.logger.error(
+        { err: error, type: message.type, from: message.from },
+        'a peer message could not be taken: dropped',
       );
       return;
     }
-    const handOff = this.#waiting.takeHead(name);
-    const proposed = this.#tryPropose(
-      {
-        kind: 'release',
-        nowMs: this.#stamp(),
-        name,
-        owner: hold.owner,
-        token: hold.token,
-        handOff,
-      },
-      {
-        applied: (result) => this.#releaseApplied(name, handOff, result),
-        dropped: () => this.#handOffOutcome(name, handOff, null),
-      },
-    );
-    if (proposed instanceof LockdError) {
-      this.#handOffOutcome(name, handOff, null);
-      this.#options.logger.warn(
-        { name, token: hold.token, err: proposed },
-        'could not release a grant nobody will use (its lease, if any, ends it)',
+    this.#readyLoop.schedule();
+  }
+
+  /** The addresses this node was started with, for the peer link until the log has them. */
+  #learnConfiguredMembers(): void {
+    const cluster = this.#options.cluster;
+    if (cluster === undefined) return;
+    const contacts: MemberContact[] = [];
+    for (const [id, addresses] of cluster.members) {
+      if (id === this.#options.id) continue;
+      contacts.push({
+        id,
+        clientAddress: formatAddress(addresses.client),
+        peerAddress: formatAddress(addresses.peer),
+      });
+    }
+    this.#membership.book.learn(contacts);
+  }
+
+  #selfContact(): MemberContact {
+    const cluster = this.#options.cluster;
+    if (cluster === undefined) return { id: this.#options.id, clientAddress: '', peerAddress: '' };
+    const port = this.#transport?.port ?? cluster.self.peer.port;
+    return {
+      id: this.#options.id,
+      clientAddress: formatAddress(cluster.self.client),
+      peerAddress: formatAddress({ host: cluster.self.peer.host, port }),
+    };
+  }
+
+  // ---- The ready loop -----------------------------------------------------------------------------
+
+  /** The Ready contract, steps 1 to 4 (see `Ready` in raft/types.ts). */
+  async #handleReady(ready: Ready): Promise<void> {
+    if (ready.snapshot !== undefined || ready.hardState !== undefined || ready.entries.length > 0) {
+      await this.#storage.save({
+        snapshot: ready.snapshot,
+        hardState: ready.hardState,
+        entries: ready.entries,
+      });
+    }
+    // A membership change appended in this batch may name a peer to send to.
+    this.#membership.syncPeers();
+    if (this.#transport === undefined) {
+      assert(ready.messages.length === 0, 'a node without a peer link has no one to send to');
+    } else {
+      this.#transport.send(ready.messages);
+    }
+    if (ready.snapshot !== undefined) this.#restore(ready.snapshot);
+    this.#apply(ready.committedEntries);
+    this.#reads.confirmed(ready.readStates);
+    if (ready.softState !== undefined) {
+      this.#options.logger.info(
+        { ...ready.softState, term: this.#raft.status().term },
+        'raft role changed',
       );
     }
   }
 
-  // ---- The leader's duties: queues, expiry, lease extension -------------------------------------
-
-  #queueChanged(name: string): void {
-    if (this.#waiting.count(name) === 0) return;
-    this.#namesToPump.add(name);
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    setImmediate(() => {
-      this.#pumpScheduled = false;
-      this.#pumpQueues();
-    });
+  async #afterAdvance(): Promise<void> {
+    this.#duties.sync();
+    this.#duties.expiry.rearm();
+    this.#membership.syncPeers();
+    this.#membership.publishMissing();
+    this.#conditions.check();
+    await this.#compactIfDue();
   }
 
-  #pumpQueues(): void {
-    const names = [...this.#namesToPump];
-    this.#namesToPump.clear();
-    if (!this.#isLeader() || this.#stopping || this.#failed) return;
-    for (const name of names) this.#pump(name);
-  }
-
-  /** Proposes an acquire for the head of `name`'s queue if it would be granted now. */
-  #pump(name: string): void {
-    const head = this.#waiting.peekHead(name);
-    if (head === undefined) return;
-    const decision = this.#locks.decide(name, head.request, this.#stamp());
-    if (decision.kind !== 'grant' && decision.kind !== 'renew') return;
-    const handOff = this.#waiting.takeHead(name);
-    assert(handOff !== null && handOff.waiterId === head.waiterId, 'the head changed under pump');
-    const proposed = this.#tryPropose(
-      { kind: 'acquire', nowMs: this.#stamp(), name, ...handOff },
-      {
-        applied: (result) => {
-          const acquired = asAcquireResult(result);
-          if (acquired.outcome !== 'acquired') {
-            this.#handOffOutcome(name, handOff, null);
-            return;
-          }
-          const { hold, mode, renewed } = acquired;
-          this.#handOffOutcome(name, handOff, { waiterId: handOff.waiterId, hold, mode, renewed });
-        },
-        dropped: () => this.#handOffOutcome(name, handOff, null),
-      },
-    );
-    if (proposed instanceof LockdError) {
-      this.#handOffOutcome(name, handOff, null);
-      this.#namesToPumpOnTick.add(name);
+  #apply(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.type === EntryType.normal && !Membership.isNodeEntry(entry)) {
+        const command = decodeCommand(entry.data);
+        const applied = this.#locks.apply(entry.index, command);
+        for (const event of applied.events) this.#history.record(eventView(event));
+        if (command.kind !== 'extend-leases') this.#duties.queueChanged(command.name);
+        this.#proposer.pending.settle(entry.index, entry.term, applied.result);
+      } else {
+        // A leader's no-op, a membership change (the core applies it) or the node's own record.
+        this.#locks.applyNoop(entry.index);
+        this.#proposer.pending.settle(entry.index, entry.term, undefined);
+      }
+      this.#membership.applied(entry);
     }
+    this.#reads.applied();
   }
 
-  #proposeExpire(deadline: LeaseDeadline): boolean {
-    const { name, token } = deadline;
-    const handOff = this.#waiting.takeHead(name);
-    const proposed = this.#tryPropose(
-      { kind: 'expire', nowMs: this.#stamp(), name, token, handOff },
-      {
-        applied: (result) => {
-          const expired = asExpireResult(result);
-          this.#expiry.settled(token);
-          this.#handOffOutcome(
-            name,
-            handOff,
-            expired.outcome === 'expired' ? expired.handOff : null,
-          );
-        },
-        dropped: () => {
-          this.#expiry.settled(token);
-          this.#handOffOutcome(name, handOff, null);
-        },
-      },
+  /** Replaces the whole state with a snapshot's (events before it cannot be replayed). */
+  #restore(snapshot: Snapshot): void {
+    const decoded = decodeNodeSnapshot(snapshot.data);
+    const restored = LockStateMachine.restore(decoded.locks);
+    assert(
+      restored.appliedIndex === snapshot.index,
+      `snapshot at ${snapshot.index} holds a state applied to ${restored.appliedIndex}`,
     );
-    if (proposed instanceof LockdError) {
-      this.#handOffOutcome(name, handOff, null);
-      return false;
-    }
-    return true;
+    this.#locks = restored;
+    this.#membership.restored(snapshot, decoded.members);
+    this.#history.markMissingThrough(snapshot.index);
+    this.#duties.expiry.rearm();
+    this.#proposer.pending.failThrough(
+      snapshot.index,
+      new LockdError(
+        'LOCKD_ERR_NOT_LEADER',
+        'Leadership moved before the change was known to commit; read the lock to see whether it did',
+      ),
+    );
+    this.#options.logger.info(
+      { index: snapshot.index, term: snapshot.term, locks: restored.size },
+      'state restored from a snapshot',
+    );
   }
 
-  /** Compares the core's role with ours: a new term as leader starts over, with a lease extension. */
-  #syncLeadership(): void {
+  /** Every snapshotEvery applied entries: snapshot the state, compact the log, persist both. */
+  async #compactIfDue(): Promise<void> {
+    const appliedIndex = this.#locks.appliedIndex;
     const status = this.#raft.status();
-    const leading = status.role === 'leader';
-    const leadership = this.#leadership;
-    if (leadership !== undefined && (!leading || leadership.term !== status.term)) {
-      this.#leadership = undefined;
-      this.#expiry.stop();
-      this.#namesToPump.clear();
-      this.#namesToPumpOnTick.clear();
-      this.#waiting.rejectAll(
-        new LockdError(
-          'LOCKD_ERR_NOT_LEADER',
-          'Leadership moved while this request waited for the lock; retry it (with the same owner, a grant that raced this answer is returned again)',
-        ),
-      );
-      this.#options.logger.info({ term: leadership.term }, 'leadership lost: waiters answered');
-    }
-    if (leading && this.#leadership === undefined) {
-      this.#leadership = { term: status.term, extendProposed: false, ready: false };
-      this.#proposeExtendLeases();
-    }
-  }
-
-  /** A new leader's first command; until it applies, the leader neither expires nor reads. */
-  #proposeExtendLeases(): void {
-    const leadership = this.#leadership;
-    if (leadership === undefined || leadership.extendProposed) return;
-    const proposed = this.#tryPropose(
-      { kind: 'extend-leases', nowMs: this.#stamp() },
-      {
-        applied: () => {
-          if (this.#leadership !== leadership) return;
-          leadership.ready = true;
-          this.#expiry.start();
-          this.#options.logger.info(
-            { term: leadership.term, leases: this.#locks.leaseCount },
-            'leader ready: leases extended, expiry started',
-          );
-        },
-        dropped: () => {
-          if (this.#leadership === leadership) leadership.extendProposed = false;
-        },
-      },
+    if (appliedIndex - status.snapshotIndex < this.#snapshotEvery || this.#failed) return;
+    assert(status.appliedIndex === appliedIndex, 'the core and the state machine applied apart');
+    const data = encodeNodeSnapshot({
+      members: this.#membership.book.replicated(),
+      locks: this.#locks.snapshot(),
+    });
+    const snapshot = this.#raft.compact(appliedIndex, data);
+    if (snapshot === undefined) return;
+    await this.#storage.compact(snapshot);
+    this.#options.logger.info(
+      { index: snapshot.index, term: snapshot.term, bytes: data.length },
+      'snapshot taken, log compacted',
     );
-    // Refused (overloaded): the next tick tries again.
-    leadership.extendProposed = !(proposed instanceof LockdError);
   }
 
-  // ---- The host loop ------------------------------------------------------------------------------
+  // ---- Time and state ---------------------------------------------------------------------------
 
   /** Wall-clock time stamped on commands, epoch milliseconds. */
   #stamp(): number {
@@ -634,80 +768,17 @@ export class LockNode implements LockService {
     return Math.max(this.#stamp(), this.#locks.timeMs);
   }
 
-  #isLeader(): boolean {
-    const leadership = this.#leadership;
-    const status = this.#raft.status();
-    return leadership !== undefined && status.role === 'leader' && status.term === leadership.term;
-  }
-
-  #requireLeader(): void {
-    if (!this.#isLeader()) throw noLeaderError(this.#raft.status().leader);
-  }
-
-  #requireReadyLeader(): void {
-    this.#requireLeader();
-    if (this.#leadership?.ready !== true) {
-      throw new LockdError(
-        'LOCKD_ERR_NO_LEADER',
-        'This node was just elected leader and is catching up; retry shortly',
-      );
-    }
-  }
-
-  /** Proposes for a client: resolves with the result once applied, rejects if it never will be. */
-  #proposeForClient(
-    command: LockCommand,
-    hooks: { applied?: (result: CommandResult) => void; notApplied?: () => void } = {},
-  ): Promise<{ readonly result: CommandResult; readonly index: number }> {
-    return new Promise((resolve, reject) => {
-      const proposed = this.#tryPropose(command, {
-        applied: (result, index) => {
-          hooks.applied?.(result);
-          resolve({ result, index });
-        },
-        dropped: (error) => {
-          hooks.notApplied?.();
-          reject(error);
-        },
-      });
-      if (proposed instanceof LockdError) {
-        hooks.notApplied?.();
-        reject(proposed);
-      }
-    });
-  }
-
-  /** Appends `command` to the log; the index it got, or why not (nothing was proposed then). */
-  #tryPropose(
-    command: LockCommand,
-    handlers: {
-      applied: (result: CommandResult, index: number) => void;
-      dropped: (error: LockdError) => void;
-    },
-  ): number | LockdError {
-    if (this.#stopping || this.#failed) {
+  #refusal(): LockdError | undefined {
+    if (this.#stopping)
       return new LockdError('LOCKD_ERR_SHUTTING_DOWN', 'The node is shutting down');
-    }
-    const proposed = this.#raft.propose(encodeCommand(command));
-    if (!proposed.ok) {
-      if (proposed.reason === 'too-many-pending') {
-        return new LockdError(
-          'LOCKD_ERR_OVERLOADED',
-          'Too many changes are waiting to commit; retry shortly',
-        );
-      }
-      return noLeaderError(proposed.leader);
-    }
-    this.#pending.add(proposed.index, proposed.term, handlers);
-    this.#scheduleDrain();
-    return proposed.index;
+    if (this.#failed)
+      return new LockdError('LOCKD_ERR_INTERNAL', 'The node has failed and is stopping');
+    return undefined;
   }
 
   #assertServing(): void {
-    if (this.#stopping)
-      throw new LockdError('LOCKD_ERR_SHUTTING_DOWN', 'The node is shutting down');
-    if (this.#failed)
-      throw new LockdError('LOCKD_ERR_INTERNAL', 'The node has failed and is stopping');
+    const refusal = this.#refusal();
+    if (refusal !== undefined) throw refusal;
   }
 
   #scheduleTick(): void {
@@ -718,103 +789,44 @@ export class LockNode implements LockService {
     if (this.#stopping || this.#failed) return;
     this.#scheduleTick();
     this.#raft.tick();
-    this.#scheduleDrain();
-    if (!this.#isLeader()) return;
-    this.#proposeExtendLeases();
-    for (const name of this.#namesToPumpOnTick) this.#queueChanged(name);
-    this.#namesToPumpOnTick.clear();
-  }
-
-  /**
-   * Runs the ready loop on a later turn of the event loop, so that every request that arrived in
-   * the meantime joins the same batch and shares its fsync.
-   */
-  #scheduleDrain(): void {
-    if (this.#drainScheduled || this.#draining !== undefined || this.#failed) return;
-    this.#drainScheduled = true;
-    setImmediate(() => {
-      this.#drainScheduled = false;
-      this.#drain().catch((error: unknown) => this.#fail(error));
-    });
-  }
-
-  #drain(): Promise<void> {
-    assert(this.#draining === undefined, 'only one ready loop may run at a time');
-    this.#draining = this.#drainLoop().finally(() => {
-      this.#draining = undefined;
-      // A proposal made as the loop was finishing (by a continuation of a result) waits for no tick.
-      if (this.#raft.hasReady() && !this.#stopping) this.#scheduleDrain();
-    });
-    return this.#draining;
-  }
-
-  async #drainLoop(): Promise<void> {
-    while (this.#raft.hasReady() && !this.#failed) {
-      const ready = this.#raft.ready();
-      await this.#persist(ready);
-      assert(ready.messages.length === 0, 'a single-node cluster has no one to send messages to');
-      // Only a leader sends snapshots, and RaftStorage cannot persist one yet (a later issue).
-      assert(ready.snapshot === undefined, 'a single-node cluster receives no snapshot');
-      this.#apply(ready.committedEntries);
-      this.#raft.advance();
-      if (ready.softState !== undefined) {
-        this.#options.logger.info(
-          { ...ready.softState, term: this.#raft.status().term },
-          'raft role changed',
-        );
-      }
-      this.#syncLeadership();
-      this.#expiry.rearm();
-    }
-  }
-
-  async #persist(ready: Ready): Promise<void> {
-    if (ready.hardState === undefined && ready.entries.length === 0) return;
-    await this.#storage.save({ hardState: ready.hardState, entries: ready.entries });
-  }
-
-  /** Replaces the whole lock state with a snapshot's (events before it cannot be replayed). */
-  #restore(snapshot: Snapshot): void {
-    const restored = LockStateMachine.restore(snapshot.data);
-    assert(
-      restored.appliedIndex === snapshot.index,
-      `snapshot at ${snapshot.index} holds a state applied to ${restored.appliedIndex}`,
-    );
-    this.#locks = restored;
-    this.#history.markMissingThrough(snapshot.index);
-    this.#expiry.rearm();
-  }
-
-  #apply(entries: readonly Entry[]): void {
-    for (const entry of entries) {
-      // A leader's no-op, or a membership change (the core applies it): no lock state changes.
-      if (entry.type !== EntryType.normal) {
-        this.#locks.applyNoop(entry.index);
-        this.#pending.settle(entry.index, entry.term, undefined);
-        continue;
-      }
-      const command = decodeCommand(entry.data);
-      const applied = this.#locks.apply(entry.index, command);
-      for (const event of applied.events) this.#history.record(eventView(event));
-      if (command.kind !== 'extend-leases') this.#queueChanged(command.name);
-      this.#pending.settle(entry.index, entry.term, applied.result);
-    }
+    this.#readyLoop.schedule();
+    this.#duties.tick();
+    this.#conditions.check();
   }
 
   #fail(error: unknown): void {
     if (this.#failed) return;
     this.#failed = true;
     this.#ticker?.cancel();
-    this.#expiry.stop();
     this.#options.logger.error({ err: error }, 'raft node failed; it must stop');
     const failed = new LockdError('LOCKD_ERR_INTERNAL', 'The node failed while committing');
-    this.#waiting.rejectAll(failed);
-    this.#pending.failAll(failed);
+    this.#duties.stop(failed);
+    this.#conditions.failAll(failed);
+    this.#reads.failAll(failed);
+    this.#calls.abortAll();
+    this.#proposer.pending.failAll(failed);
+    this.#membership.failAll(failed);
+    // Nothing more goes out: a node that cannot persist must not send what it promised.
+    this.#transport?.close().catch(() => undefined);
     this.#options.onFatal(error);
   }
 }
 
-function noLeaderError(leader: NodeId): LockdError {
-  const detail = leader === 0 ? 'no leader is elected yet' : `node ${leader} is the leader`;
-  return new LockdError('LOCKD_ERR_NO_LEADER', `This node cannot serve the request: ${detail}`);
+/** The voters of the cluster's first start (the log and snapshots take over after that). */
+function bootstrapVoters(options: LockNodeOptions): NodeId[] {
+  const { id, cluster } = options;
+  if (cluster === undefined) {
+    const members = options.members ?? [id];
+    assert(
+      members.length === 1 && members[0] === id,
+      'without cluster options a node runs alone: members must be [id]',
+    );
+    return [id];
+  }
+  const voters = [...cluster.members.keys()];
+  assert(
+    voters.length === 0 || voters.includes(id),
+    `cluster members ${voters.join(', ')} must include this node (${id}), or be empty to join`,
+  );
+  return voters;
 }

@@ -52,6 +52,18 @@ export class PendingProposals {
     );
   }
 
+  /**
+   * Fails the proposals at or below `index`: a snapshot from the leader replaced the log there, so
+   * whether each took effect is unknown (the client learns it by reading).
+   */
+  failThrough(index: number, error: LockdError): void {
+    for (const [at, proposal] of [...this.#byIndex]) {
+      if (at > index) continue;
+      this.#byIndex.delete(at);
+      proposal.handlers.dropped(error);
+    }
+  }
+
   /** Fails every pending proposal, e.g. when the node stops. Their outcome is unknown. */
   failAll(error: LockdError): void {
     const pending = [...this.#byIndex.values()];

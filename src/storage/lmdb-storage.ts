@@ -187,7 +187,8 @@ export class LmdbStorage implements RaftStorage {
       bytes: encodeEntry(entry),
     }));
     const lastIndexBefore = this.#lastIndex;
-    const firstReplaced = snapshot === undefined ? lastIndexBefore + 1 : this.#snapshotMarker.index + 1;
+    const firstReplaced =
+      snapshot === undefined ? lastIndexBefore + 1 : this.#snapshotMarker.index + 1;
     const lastIndexAfter = records.at(-1)?.index ?? snapshot?.index ?? lastIndexBefore;
     const { root, entries, meta } = this.#databases;
     await this.#writing(async () => {
@@ -197,7 +198,8 @@ export class LmdbStorage implements RaftStorage {
         if (snapshot !== undefined) {
           meta.putSync(lmdbLayout.snapshotMarkerKey, encodeSnapshotMarker(snapshot));
           // The whole stored log goes: the leader's snapshot replaces it.
-          for (let index = firstReplaced; index <= lastIndexBefore; index++) entries.removeSync(index);
+          for (let index = firstReplaced; index <= lastIndexBefore; index++)
+            entries.removeSync(index);
         }
         if (hardStateRecord !== undefined) meta.putSync(lmdbLayout.hardStateKey, hardStateRecord);
         // The conflicting suffix beyond the batch goes; the rest of it is overwritten below.
@@ -341,7 +343,9 @@ async function finishSnapshot(
   // no vote was cast in that term, since a vote leaves only once it is durable.
   const hardState = readHardState(databases, dataDir);
   const raisedHardState =
-    hardState.term < snapshot.term ? { ...hardState, term: snapshot.term, vote: noNode } : undefined;
+    hardState.term < snapshot.term
+      ? { ...hardState, term: snapshot.term, vote: noNode }
+      : undefined;
   await root.transaction(() => {
     meta.putSync(lmdbLayout.snapshotMarkerKey, encodeSnapshotMarker(snapshot));
     if (raisedHardState !== undefined) {

@@ -22,6 +22,8 @@ describe('parseArguments', () => {
       id: undefined,
       requestTimeoutMs: 5000,
       clusterSecret: undefined,
+      join: undefined,
+      peerListen: undefined,
       clusterSecretFile: undefined,
       snapshotEvery: 10_000,
       limits: {
@@ -81,7 +83,13 @@ describe('parseArguments', () => {
       ['--log-level', 'loud'],
       "--log-level must be one of fatal, error, warn, info, debug, trace, silent, not 'loud'",
     ],
-    [['-id', '1'], '-cluster and -id go together: give both or neither'],
+    [['-id', '1'], '-id needs -cluster or --join'],
+    [['-cluster', 'c.json'], '-cluster needs -id'],
+    [['--join', 'h:1'], '--join needs -id'],
+    [
+      ['--join', 'h:1', '-cluster', 'c.json', '-id', '1'],
+      '--join and -cluster exclude each other: a joining node learns the members',
+    ],
     [['-cluster', 'c.json', '-id', 'x'], "-id must be a whole number, not 'x'"],
     [['-cluster', 'c.json', '-id', '0'], '-id must be between 1 and 2147483647, not 0'],
     [['--in-memory', '--data-dir', 'd'], '--in-memory and --data-dir exclude each other'],

@@ -165,22 +165,6 @@ describe('lockd as a real process', () => {
     }
   });
 
-  test('a cluster file naming several members is refused clearly until clusters are networked', () => {
-    const clusterFile = join(directory.path, '3nodes.json');
-    writeFileSync(
-      clusterFile,
-      '{"101": "localhost:2081", "102": "localhost:2082", "103": "localhost:2083"}',
-    );
-    const result = spawnSync(process.execPath, [cliPath, '-cluster', clusterFile, '-id', '101'], {
-      encoding: 'utf8',
-    });
-    assert.equal(result.status, 2);
-    assert.match(
-      result.stderr,
-      /^lockd: cluster file .* names 3 members, but this build runs single-node clusters only\n$/,
-    );
-  });
-
   test('a data directory in use by a running node is refused', async () => {
     const dataDirectory = join(directory.path, 'shared');
     const first = await startLockd(['--data-dir', dataDirectory]);

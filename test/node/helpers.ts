@@ -32,6 +32,7 @@ export interface StartOptions {
   readonly time?: FakeTime;
   readonly limits?: Partial<Limits>;
   readonly eventHistoryCapacity?: number;
+  readonly snapshotEvery?: number;
 }
 
 /** Starts a node and waits (moving fake time tick by tick) until it leads and is ready. */
@@ -67,6 +68,7 @@ export async function startNode(options: StartOptions = {}): Promise<TestNode> {
     ...(options.eventHistoryCapacity === undefined
       ? {}
       : { eventHistoryCapacity: options.eventHistoryCapacity }),
+    ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
   });
   return { node, time, storage, logs, fatal };
 }

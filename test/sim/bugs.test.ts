@@ -62,6 +62,7 @@ const cases: readonly BugCase[] = [
     without: ['Durable Before Send'],
   },
   { bug: 'host-apply-before-commit', caughtBy: ['State Machine Safety'], seedsMax: 10 },
+  { bug: 'local-reads', caughtBy: ['Linearizable Reads'], seedsMax: 20 },
   { bug: 'fsync-lies', caughtBy: raftSafety, seedsMax: 60, faults: turmoil },
   {
     bug: 'forget-vote',

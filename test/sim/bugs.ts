@@ -13,6 +13,7 @@ export const bugCatalogue = {
   'apply-before-commit': 'core: entries are handed out to apply before they are committed',
   'send-before-sync': 'host: votes and acknowledgements leave before their fsync completes',
   'host-apply-before-commit': 'host: entries are applied as soon as they are written',
+  'local-reads': 'host: reads are answered from the local state machine, without ReadIndex',
   'fsync-lies': 'disk: an acknowledged fsync is lost in a crash unless the next one completed',
   'forget-vote': 'disk: loading forgets the vote of the current term, so a node votes again',
 } as const;
@@ -40,6 +41,7 @@ export function bugSwitches(bugs: readonly BugName[]): BugSwitches {
     host: {
       sendBeforeSync: bugs.includes('send-before-sync'),
       applyBeforeCommit: bugs.includes('host-apply-before-commit'),
+      localReads: bugs.includes('local-reads'),
     },
     disk: {
       fsyncLies: bugs.includes('fsync-lies'),

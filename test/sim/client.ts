@@ -119,11 +119,15 @@ export class Clients {
   read(host: NodeHost, committedNow: number): Read | undefined {
     assert(this.#nextId <= this.#proposalsMax, `more than ${this.#proposalsMax} requests`);
     const id = this.#nextId++;
-    const result = host.readIndex(id);
-    if (result === undefined || !result.ok) return undefined;
-    this.stats.reads++;
     const read: Read = { id, node: host.id, committedWhenAsked: committedNow, outcome: 'pending' };
+    // Registered first: a node may answer at once.
     this.#reads.set(id, read);
+    const result = host.readIndex(id);
+    if (result === undefined || !result.ok) {
+      this.#reads.delete(id);
+      return undefined;
+    }
+    this.stats.reads++;
     return read;
   }
 

@@ -37,9 +37,15 @@ export interface HostBugs {
   readonly sendBeforeSync: boolean;
   /** Applies entries as soon as they are written, before they are committed. */
   readonly applyBeforeCommit: boolean;
+  /** Answers reads at once from the local state machine, without ReadIndex. */
+  readonly localReads: boolean;
 }
 
-export const noHostBugs: HostBugs = { sendBeforeSync: false, applyBeforeCommit: false };
+export const noHostBugs: HostBugs = {
+  sendBeforeSync: false,
+  applyBeforeCommit: false,
+  localReads: false,
+};
 
 /** What the simulator learns from a host as it runs. */
 export interface HostObserver {
@@ -176,6 +182,11 @@ export class NodeHost {
   }
 
   readIndex(requestId: number): ReadIndexResult | undefined {
+    if (this.#options.bugs.localReads && this.raw !== undefined) {
+      const readState = { requestId, ok: true, index: this.appliedLength } as const;
+      this.#options.observer.readAnswered(this, readState);
+      return { ok: true };
+    }
     return this.#input((raw) => raw.readIndex(requestId));
   }
 
@@ -305,6 +316,8 @@ export class NodeHost {
 
   #compact(raw: RawNode): Snapshot | undefined {
     if (this.appliedLength <= this.log.base.index) return undefined;
+    // Only a state the core agrees is applied (an apply-before-commit bug runs ahead of it).
+    if (this.appliedLength !== raw.status().appliedIndex) return undefined;
     const data = encodeSnapshot(
       this.appliedLength,
       this.appliedHash,

@@ -29,7 +29,10 @@ async function compactedDataDir(): Promise<string> {
   const directory = makeTemporaryDirectory();
   directories.push(directory);
   const storage = await openStorage(directory.path);
-  await storage.save({ hardState: { term: 2, vote: 1, commit: 8 }, entries: entriesInTerm(1, 10, 2) });
+  await storage.save({
+    hardState: { term: 2, vote: 1, commit: 8 },
+    entries: entriesInTerm(1, 10, 2),
+  });
   await storage.compact(snapshotAt(3, 2));
   await storage.close();
   return directory.path;

@@ -68,7 +68,7 @@ for (const harness of [memoryHarness(), lmdbHarness()]) {
       assert.deepEqual((await storage.load()).entries, [normalEntry(12, 4)]);
     });
 
-    test("a snapshot from the leader replaces the whole log, entries after it kept", async () => {
+    test('a snapshot from the leader replaces the whole log, entries after it kept', async () => {
       let storage = await harness.create();
       await tenEntries(storage);
       await storage.compact(snapshotAt(3, 2));
@@ -90,7 +90,11 @@ for (const harness of [memoryHarness(), lmdbHarness()]) {
 
     test('a snapshot from the leader on an empty storage (a new node)', async () => {
       let storage = await harness.create();
-      await storage.save({ snapshot: snapshotAt(7, 3), hardState: hardState(3, 0, 7), entries: [] });
+      await storage.save({
+        snapshot: snapshotAt(7, 3),
+        hardState: hardState(3, 0, 7),
+        entries: [],
+      });
       storage = await harness.reopen(storage);
       assert.deepEqual(await storage.load(), {
         hardState: hardState(3, 0, 7),
