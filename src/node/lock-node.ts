@@ -2,14 +2,15 @@
  * The host of one lockd node: owns the Raft core, the storage, the peer link, the lock state
  * machine and the timers, and turns client calls into proposals whose results come back when their
  * entries are applied. The parts, one file each:
- * - ready-loop.ts: the Ready contract (persist, send, restore, apply, answer reads, advance);
+ * - ready-loop.ts: runs the Ready contract (persist, send, restore, apply, answer reads, advance);
+ * - routing.ts: a write goes to the leader, a read waits for its quorum confirmation;
  * - leader-duties.ts, leader-requests.ts: what only the leader does, and writes as it serves them;
  * - forwarding.ts: writes sent to a follower, forwarded to the leader over the peer link;
  * - reads.ts: linearizable reads (ReadIndex) on any node;
  * - conditions.ts: bounded waits for a leader (during an election) and the like;
  * - membership.ts (with address-book.ts, peers.ts, node-entries.ts): members and their addresses;
- * - node-snapshot.ts: snapshots, taken every `snapshotEvery` entries, restored on start or when the
- *   leader sends one.
+ * - replicated-state.ts (with node-snapshot.ts): the lock state machine, applying each batch,
+ *   snapshots taken every `snapshotEvery` entries and restored on start or when the leader sends one.
  */
 import type { AddMemberRequest, ClusterService, ClusterStatus } from '../api/cluster-service.js';
 import type {
@@ -30,24 +31,13 @@ import type {
   ReleaseResult,
 } from '../api/lock-service.js';
 import { LockdError } from '../errors.js';
-import { decodeCommand } from '../locks/codec.js';
-import { LockStateMachine } from '../locks/state-machine.js';
 import { createRandom } from '../raft/random.js';
 import { RawNode } from '../raft/raw-node.js';
-import {
-  type Entry,
-  EntryType,
-  type Message,
-  type NodeId,
-  noNode,
-  type RaftStatus,
-  type Ready,
-  type Snapshot,
-} from '../raft/types.js';
+import type { Message, NodeId, RaftStatus } from '../raft/types.js';
 import type { RaftStorage } from '../storage/storage.js';
 import { PeerTransport } from '../transport/transport.js';
 import { assert } from '../util/assert.js';
-import { formatAddress, type MemberAddresses, type MemberContact } from './addresses.js';
+import { formatAddress, isNodeId, type MemberAddresses, type MemberContact } from './addresses.js';
 import { ConditionWaiters } from './conditions.js';
 import { EventHistory, eventHistoryDefaults } from './events.js';
 import { ForwardedCalls, Forwarder, type LeaderService } from './forwarding.js';
@@ -63,12 +53,13 @@ import {
 } from './limits.js';
 import type { NodeLogger } from './logger.js';
 import { checkContact, Membership } from './membership.js';
-import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
 import { noLeaderError, Proposer } from './proposer.js';
 import { ReadBarrier } from './reads.js';
 import { ReadyLoop } from './ready-loop.js';
+import { ReplicatedState } from './replicated-state.js';
+import { Router } from './routing.js';
 import { type Scheduler, systemScheduler, type Timer } from './scheduler.js';
-import { eventView, holderView } from './views.js';
+import { holderView } from './views.js';
 import { clientGoneError } from './waiters.js';
 
 export type { MemberAddresses, MemberContact, NodeAddress } from './addresses.js';
@@ -147,7 +138,6 @@ const listScanSlack = 1_000;
 export class LockNode implements LockService, ClusterService {
   readonly #raft: RawNode;
   readonly #storage: RaftStorage;
-  #locks = new LockStateMachine();
   readonly #options: LockNodeOptions;
   readonly #scheduler: Scheduler;
   readonly #history: EventHistory;
@@ -158,9 +148,10 @@ export class LockNode implements LockService, ClusterService {
   readonly #reads: ReadBarrier;
   readonly #membership: Membership;
   readonly #readyLoop: ReadyLoop;
+  readonly #router: Router;
+  readonly #state: ReplicatedState;
   readonly #calls: ForwardedCalls;
   readonly #requestTimeoutMs: number;
-  readonly #snapshotEvery: number;
   readonly limits: Limits;
   #transport: PeerTransport | undefined;
   #forwarder: Forwarder | undefined;
@@ -175,7 +166,6 @@ export class LockNode implements LockService, ClusterService {
     this.limits = options.limits;
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? lockNodeDefaults.requestTimeoutMs;
-    this.#snapshotEvery = options.snapshotEvery ?? lockNodeDefaults.snapshotEvery;
     this.#history = new EventHistory({
       capacity: options.eventHistoryCapacity ?? eventHistoryDefaults.capacity,
       maxSubscribers: eventHistoryDefaults.maxSubscribers,
@@ -192,7 +182,7 @@ export class LockNode implements LockService, ClusterService {
     });
     const stamp = () => this.#stamp();
     const now = () => this.#now();
-    const locks = () => this.#locks;
+    const locks = () => this.#state.locks;
     this.#duties = new LeaderDuties({
       raft,
       proposer: this.#proposer,
@@ -217,7 +207,7 @@ export class LockNode implements LockService, ClusterService {
     this.#reads = new ReadBarrier({
       scheduler: this.#scheduler,
       readIndex: (requestId) => raft.readIndex(requestId),
-      appliedIndex: () => this.#locks.appliedIndex,
+      appliedIndex: () => this.#state.locks.appliedIndex,
       scheduleReady,
       maxPendingReads: 4096,
     });
@@ -233,16 +223,38 @@ export class LockNode implements LockService, ClusterService {
       scheduleReady,
       isLeader: () => this.#duties.isLeader(),
       isReady: () => this.#duties.isReady(),
-      appliedIndex: () => this.#locks.appliedIndex,
+      appliedIndex: () => this.#state.locks.appliedIndex,
+    });
+    this.#router = new Router({
+      id: options.id,
+      raft,
+      duties: this.#duties,
+      membership: this.#membership,
+      conditions: this.#conditions,
+      reads: this.#reads,
+      requestTimeoutMs: this.#requestTimeoutMs,
     });
     this.#calls = new ForwardedCalls({
       service: this.#leaderService(),
       scheduler: this.#scheduler,
       answeredKeptMs: this.#requestTimeoutMs,
     });
+    this.#state = new ReplicatedState({
+      raft,
+      storage: options.storage,
+      logger: options.logger,
+      history: this.#history,
+      proposer: this.#proposer,
+      duties: this.#duties,
+      membership: this.#membership,
+      reads: this.#reads,
+      conditions: this.#conditions,
+      snapshotEvery: options.snapshotEvery ?? lockNodeDefaults.snapshotEvery,
+      transport: () => this.#transport,
+    });
     this.#readyLoop = new ReadyLoop(raft, {
-      handle: (ready) => this.#handleReady(ready),
-      afterAdvance: () => this.#afterAdvance(),
+      handle: (ready) => this.#state.handleReady(ready),
+      afterAdvance: () => this.#state.afterAdvance(),
       running: () => !this.#stopping && !this.#failed,
       onError: (error) => this.#fail(error),
     });
@@ -265,7 +277,7 @@ export class LockNode implements LockService, ClusterService {
       persisted,
     });
     const node = new LockNode(options, raft);
-    if (persisted.snapshot !== undefined) node.#restore(persisted.snapshot);
+    if (persisted.snapshot !== undefined) node.#state.restore(persisted.snapshot);
     node.#learnConfiguredMembers();
     if (options.cluster !== undefined) await node.#startTransport(options.cluster);
     try {
@@ -275,11 +287,11 @@ export class LockNode implements LockService, ClusterService {
       throw error;
     }
     assert(
-      node.#locks.appliedIndex >= persisted.hardState.commit,
+      node.#state.locks.appliedIndex >= persisted.hardState.commit,
       'the replay must reach the persisted commit index before the node serves',
     );
     node.#scheduleTick();
-    options.logger.info({ ...raft.status(), locks: node.#locks.size }, 'raft node started');
+    options.logger.info({ ...raft.status(), locks: node.#state.locks.size }, 'raft node started');
     return node;
   }
 
@@ -289,7 +301,7 @@ export class LockNode implements LockService, ClusterService {
     this.#assertServing();
     checkAcquireRequest(request, this.limits);
     if (request.signal.aborted) throw clientGoneError();
-    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    const leader = this.#router.writeTarget() ?? (await this.#router.leaderForWrite());
     if (leader === this.#options.id) return this.#leaderRequests.acquire(request);
     return this.#forwarderTo().acquire(leader, request);
   }
@@ -297,7 +309,7 @@ export class LockNode implements LockService, ClusterService {
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
     this.#assertServing();
     checkReleaseRequest(request, this.limits);
-    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    const leader = this.#router.writeTarget() ?? (await this.#router.leaderForWrite());
     if (leader === this.#options.id) return this.#leaderRequests.release(request);
     return this.#forwarderTo().release(leader, request);
   }
@@ -305,7 +317,7 @@ export class LockNode implements LockService, ClusterService {
   async refresh(request: RefreshRequest): Promise<RefreshResult> {
     this.#assertServing();
     checkRefreshRequest(request, this.limits);
-    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    const leader = this.#router.writeTarget() ?? (await this.#router.leaderForWrite());
     if (leader === this.#options.id) return this.#leaderRequests.refresh(request);
     return this.#forwarderTo().refresh(leader, request);
   }
@@ -321,8 +333,8 @@ export class LockNode implements LockService, ClusterService {
   ): Promise<LockView | undefined> {
     this.#assertServing();
     checkName(name);
-    if (!options.stale) await this.#linearizable();
-    const lock = this.#locks.live(name, this.#now());
+    if (!options.stale) await this.#router.linearizable();
+    const lock = this.#state.locks.live(name, this.#now());
     if (lock === undefined) return undefined;
     return {
       name,
@@ -339,14 +351,14 @@ export class LockNode implements LockService, ClusterService {
     if (!Number.isSafeInteger(request.limit) || request.limit < 1 || request.limit > listLimitMax) {
       throw new LockdError('LOCKD_ERR_BAD_REQUEST', `limit must be 1 to ${listLimitMax}`);
     }
-    await this.#linearizable();
+    await this.#router.linearizable();
     const now = this.#now();
     const { prefix, after, limit } = request;
     const startAfter = after >= prefix ? after : undefined;
     const names =
       startAfter === undefined
-        ? this.#locks.names(prefix, false)
-        : this.#locks.names(startAfter, true);
+        ? this.#state.locks.names(prefix, false)
+        : this.#state.locks.names(startAfter, true);
     const locks: LockSummary[] = [];
     let scanned = 0;
     let lastScanned: string | undefined;
@@ -357,7 +369,7 @@ export class LockNode implements LockService, ClusterService {
       }
       scanned++;
       lastScanned = name;
-      const lock = this.#locks.live(name, now);
+      const lock = this.#state.locks.live(name, now);
       if (lock === undefined) continue;
       const holders = lock.holders.map(holderView);
       locks.push({ name, mode: lock.mode, holders, waiters: this.#duties.waiting.count(name) });
@@ -383,14 +395,20 @@ export class LockNode implements LockService, ClusterService {
   async addMember(request: AddMemberRequest): Promise<ClusterStatus> {
     this.#assertServing();
     checkContact(request);
-    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    const leader = this.#router.writeTarget() ?? (await this.#router.leaderForWrite());
     if (leader === this.#options.id) return this.#membership.addAsLeader(request);
     return this.#forwarderTo().addMember(leader, request);
   }
 
   async removeMember(id: NodeId): Promise<ClusterStatus> {
     this.#assertServing();
-    const leader = this.#writeTarget() ?? (await this.#leaderForWrite());
+    if (!isNodeId(id)) {
+      throw new LockdError(
+        'LOCKD_ERR_BAD_REQUEST',
+        `node id ${String(id)} is not a positive integer`,
+      );
+    }
+    const leader = this.#router.writeTarget() ?? (await this.#router.leaderForWrite());
     if (leader === this.#options.id) return this.#membership.removeAsLeader(id);
     try {
       return await this.#forwarderTo().removeMember(leader, id);
@@ -435,8 +453,8 @@ export class LockNode implements LockService, ClusterService {
   } {
     return {
       ...this.#raft.status(),
-      locks: this.#locks.size,
-      leases: this.#locks.leaseCount,
+      locks: this.#state.locks.size,
+      leases: this.#state.locks.leaseCount,
       waiters: this.#duties.waiting.size,
       pendingProposals: this.#proposer.pending.size,
       expiriesInFlight: this.#duties.expiry.inFlight,
@@ -487,63 +505,7 @@ export class LockNode implements LockService, ClusterService {
     await this.#storage.close();
   }
 
-  // ---- Routing ----------------------------------------------------------------------------------
-
-  /**
-   * The node to send a write to: this one if it leads, else the leader if this node can reach it.
-   * During an election it waits for one (bounded), then answers 503 with Retry-After.
-   */
-  #leaderForWrite(): Promise<NodeId> {
-    return this.#conditions.until(
-      () => this.#writeTarget(),
-      this.#leaderWaitMs,
-      () => this.#noLeaderAfterWait(),
-    );
-  }
-
-  /**
-   * The write target now, if there is one. Taken without an await when known, so that a request
-   * on the leader reaches the core in the same turn of the event loop as it arrived.
-   */
-  #writeTarget(): NodeId | undefined {
-    const selfId = this.#options.id;
-    if (this.#duties.isLeader()) return selfId;
-    const { leader } = this.#raft.status();
-    if (leader === noNode || leader === selfId) return undefined;
-    return this.#membership.reachable(leader) ? leader : undefined;
-  }
-
-  /** Waits until this node's state answers a read linearizably (see describe). */
-  async #linearizable(): Promise<void> {
-    const selfId = this.#options.id;
-    const leading = await this.#conditions.until(
-      () => {
-        if (this.#duties.isReady()) return true;
-        const { leader } = this.#raft.status();
-        return leader !== noNode && leader !== selfId ? false : undefined;
-      },
-      this.#leaderWaitMs,
-      () => this.#noLeaderAfterWait(),
-    );
-    const { voters } = this.#raft.status();
-    // The only voter: nobody else can have acknowledged a write this leader has not applied.
-    if (leading && voters.length === 1 && voters[0] === selfId) return;
-    await this.#reads.wait(this.#requestTimeoutMs);
-  }
-
-  get #leaderWaitMs(): number {
-    return Math.max(1, Math.floor(this.#requestTimeoutMs / 2));
-  }
-
-  #noLeaderAfterWait(): LockdError {
-    const { leader } = this.#raft.status();
-    const detail =
-      leader === noNode ? 'no leader is elected' : `the leader (node ${leader}) cannot be reached`;
-    return new LockdError(
-      'LOCKD_ERR_NO_LEADER',
-      `${detail} after waiting ${this.#leaderWaitMs} ms; retry`,
-    );
-  }
+  // ---- Forwarding -------------------------------------------------------------------------------
 
   #forwarderTo(): Forwarder {
     const forwarder = this.#forwarder;
@@ -615,7 +577,7 @@ export class LockNode implements LockService, ClusterService {
   #receive(message: Message): void {
     if (this.#stopping || this.#failed) return;
     try {
-      this.#membership.heard(message.from);
+      if (isNodeId(message.from)) this.#membership.heard(message.from);
       this.#raft.step(message);
     } catch (error) {
       this.#options.logger.error(
@@ -654,106 +616,6 @@ export class LockNode implements LockService, ClusterService {
     };
   }
 
-  // ---- The ready loop -----------------------------------------------------------------------------
-
-  /** The Ready contract, steps 1 to 4 (see `Ready` in raft/types.ts). */
-  async #handleReady(ready: Ready): Promise<void> {
-    if (ready.snapshot !== undefined || ready.hardState !== undefined || ready.entries.length > 0) {
-      await this.#storage.save({
-        snapshot: ready.snapshot,
-        hardState: ready.hardState,
-        entries: ready.entries,
-      });
-    }
-    // A membership change appended in this batch may name a peer to send to.
-    this.#membership.syncPeers();
-    if (this.#transport === undefined) {
-      assert(ready.messages.length === 0, 'a node without a peer link has no one to send to');
-    } else {
-      this.#transport.send(ready.messages);
-    }
-    if (ready.snapshot !== undefined) this.#restore(ready.snapshot);
-    this.#apply(ready.committedEntries);
-    this.#reads.confirmed(ready.readStates);
-    if (ready.softState !== undefined) {
-      this.#options.logger.info(
-        { ...ready.softState, term: this.#raft.status().term },
-        'raft role changed',
-      );
-    }
-  }
-
-  async #afterAdvance(): Promise<void> {
-    this.#duties.sync();
-    this.#duties.expiry.rearm();
-    this.#membership.syncPeers();
-    this.#membership.publishMissing();
-    this.#conditions.check();
-    await this.#compactIfDue();
-  }
-
-  #apply(entries: readonly Entry[]): void {
-    for (const entry of entries) {
-      if (entry.type === EntryType.normal && !Membership.isNodeEntry(entry)) {
-        const command = decodeCommand(entry.data);
-        const applied = this.#locks.apply(entry.index, command);
-        for (const event of applied.events) this.#history.record(eventView(event));
-        if (command.kind !== 'extend-leases') this.#duties.queueChanged(command.name);
-        this.#proposer.pending.settle(entry.index, entry.term, applied.result);
-      } else {
-        // A leader's no-op, a membership change (the core applies it) or the node's own record.
-        this.#locks.applyNoop(entry.index);
-        this.#proposer.pending.settle(entry.index, entry.term, undefined);
-      }
-      this.#membership.applied(entry);
-    }
-    this.#reads.applied();
-  }
-
-  /** Replaces the whole state with a snapshot's (events before it cannot be replayed). */
-  #restore(snapshot: Snapshot): void {
-    const decoded = decodeNodeSnapshot(snapshot.data);
-    const restored = LockStateMachine.restore(decoded.locks);
-    assert(
-      restored.appliedIndex === snapshot.index,
-      `snapshot at ${snapshot.index} holds a state applied to ${restored.appliedIndex}`,
-    );
-    this.#locks = restored;
-    this.#membership.restored(snapshot, decoded.members);
-    this.#history.markMissingThrough(snapshot.index);
-    this.#duties.expiry.rearm();
-    this.#proposer.pending.failThrough(
-      snapshot.index,
-      new LockdError(
-        'LOCKD_ERR_NOT_LEADER',
-        'Leadership moved before the change was known to commit; read the lock to see whether it did',
-      ),
-    );
-    this.#options.logger.info(
-      { index: snapshot.index, term: snapshot.term, locks: restored.size },
-      'state restored from a snapshot',
-    );
-  }
-
-  /** Every snapshotEvery applied entries: snapshot the state, compact the log, persist both. */
-  async #compactIfDue(): Promise<void> {
-    const appliedIndex = this.#locks.appliedIndex;
-    const status = this.#raft.status();
-    if (appliedIndex - status.snapshotIndex < this.#snapshotEvery || this.#failed) return;
-    assert(status.appliedIndex === appliedIndex, 'the core and the state machine applied apart');
-    const data = encodeNodeSnapshot({
-      members: this.#membership.book.replicated(),
-      locks: this.#locks.snapshot(),
-    });
-    const snapshot = this.#raft.compact(appliedIndex, data);
-    if (snapshot === undefined) return;
-    await this.#storage.compact(snapshot);
-    this.#options.logger.info(
-      { index: snapshot.index, term: snapshot.term, bytes: data.length },
-      'snapshot taken, log compacted',
-    );
-  }
-
   // ---- Time and state ---------------------------------------------------------------------------
 
   /** Wall-clock time stamped on commands, epoch milliseconds. */
@@ -765,7 +627,7 @@ export class LockNode implements LockService, ClusterService {
 
   /** The time apply() would see for a command stamped now: never before the state's own time. */
   #now(): number {
-    return Math.max(this.#stamp(), this.#locks.timeMs);
+    return Math.max(this.#stamp(), this.#state.locks.timeMs);
   }
 
   #refusal(): LockdError | undefined {

@@ -182,9 +182,19 @@ export class Membership {
 
   /** What a joining node is told of the members (by the CLI, from POST /cluster/members). */
   learn(contacts: readonly MemberContact[]): void {
-    const others = contacts.filter((contact) => contact.id !== this.#options.id);
-    for (const contact of others) checkContact(contact);
+    // A member whose addresses the answering node did not know shows them empty: skipped.
+    const others = contacts.filter(
+      (contact) => contact.id !== this.#options.id && contact.peerAddress !== '',
+    );
     if (others.length > contactsPerEntryMax) throw badRequest('too many members');
+    for (const contact of others) {
+      if (!isNodeId(contact.id)) {
+        throw badRequest(`node id ${String(contact.id)} is not a positive integer`);
+      }
+      if (parseAddress(contact.peerAddress) === undefined) {
+        throw badRequest(`peer address of node ${contact.id} must be host:port`);
+      }
+    }
     this.book.learn(others);
     this.syncPeers();
   }

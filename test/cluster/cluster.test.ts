@@ -8,8 +8,20 @@ import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
-import { clusterStatus, makeTestCluster, type TestCluster } from '../support/cluster.js';
-import { makeTemporaryDirectory, rawRequest } from '../support/lockd-process.js';
+import {
+  clusterStatus,
+  makeTestCluster,
+  rawRequestWithAuth,
+  type TestCluster,
+  testSecret,
+} from '../support/cluster.js';
+import {
+  findFreePort,
+  killHard,
+  makeTemporaryDirectory,
+  rawRequest,
+  startLockd,
+} from '../support/lockd-process.js';
 
 const directory = makeTemporaryDirectory();
 after(() => directory.remove());
@@ -217,4 +229,107 @@ describe('a 3-node cluster of real processes', () => {
     assert.equal(after?.leader, before?.leader);
     assert.equal((await rawRequest(port(cluster, leader), 'POST', '/lock/still-fine')).status, 200);
   });
+
+  test('a 4th node joins through any member, serves, and members (the leader too) can be removed', async () => {
+    const cluster = await startCluster();
+    await cluster.waitForLeader();
+    assert.equal((await rawRequest(port(cluster, 2), 'POST', '/lock/before-join')).status, 200);
+    const clientPort = await findFreePort();
+    const peerPort = await findFreePort();
+    const joiner = await startLockd(
+      [
+        '--join',
+        `127.0.0.1:${port(cluster, 2)}`,
+        '-id',
+        '4',
+        '--listen',
+        `127.0.0.1:${clientPort}`,
+        '--peer-listen',
+        `127.0.0.1:${peerPort}`,
+        '--data-dir',
+        join(directory.path, `joiner-${clusterCount}`),
+        '--cluster-secret',
+        testSecret,
+      ],
+      { chooseListen: false, readyTimeoutMs: 60_000 },
+    );
+    try {
+      const status = await clusterStatus(clientPort);
+      assert.deepEqual(
+        status?.members
+          .map((member) => [member.id, member.role === 'learner' ? 'learner' : 'voter'])
+          .sort(),
+        [
+          [1, 'voter'],
+          [2, 'voter'],
+          [3, 'voter'],
+          [4, 'voter'],
+        ],
+      );
+      assert.equal(
+        (await rawRequest(clientPort, 'GET', '/lock/before-join')).status,
+        200,
+        'the new node has the old state',
+      );
+      assert.equal((await rawRequest(clientPort, 'POST', '/lock/via-new-node')).status, 200);
+
+      const unauthorized = await rawRequest(port(cluster, 1), 'DELETE', '/cluster/members/3');
+      assert.equal(unauthorized.status, 401);
+      const removed = await rawRequestWithAuth(
+        port(cluster, 1),
+        'DELETE',
+        '/cluster/members/3',
+        '',
+      );
+      assert.equal(removed.status, 200, removed.body);
+      await cluster.kill(3);
+      const leader = await cluster.waitForLeader({ excluding: [3] });
+      const removedLeader = await rawRequestWithAuth(
+        clientPort,
+        'DELETE',
+        `/cluster/members/${leader}`,
+        '',
+      );
+      assert.equal(removedLeader.status, 200, removedLeader.body);
+      const survivors = [1, 2, 4].filter((id) => id !== leader);
+      const newLeader = await waitForLeaderAmong(
+        survivors.map((id) => (id === 4 ? clientPort : port(cluster, id))),
+      );
+      assert.ok(
+        survivors.includes(newLeader),
+        `leader ${newLeader} is one of ${survivors.join(', ')}`,
+      );
+      for (const id of survivors) {
+        const via = id === 4 ? clientPort : port(cluster, id);
+        assert.equal(
+          (await rawRequest(via, 'GET', '/lock/via-new-node')).status,
+          200,
+          `node ${id}`,
+        );
+        assert.equal(
+          (await rawRequest(via, 'POST', `/lock/after-removals-${id}`)).status,
+          200,
+          `node ${id}`,
+        );
+      }
+    } finally {
+      await killHard(joiner);
+    }
+  });
 });
+
+/** Bounded wait until every given node names the same leader. */
+async function waitForLeaderAmong(ports: readonly number[]): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const leaders = new Set(
+      (await Promise.all(ports.map((each) => clusterStatus(each)))).map(
+        (status) => status?.leader ?? null,
+      ),
+    );
+    const [leader] = [...leaders];
+    if (leaders.size === 1 && typeof leader === 'number') return leader;
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 50));
+  }
+  throw new Error('no leader agreed on in time');
+}

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../../src/api/cluster-service.js';
-import type { AcquireResult } from '../../src/api/lock-service.js';
+import type { AcquireResult, LockEvent } from '../../src/api/lock-service.js';
 import { isLockdError } from '../../src/errors.js';
 import { defaultLimits } from '../../src/node/limits.js';
 import {
@@ -228,4 +228,37 @@ export function tokenOf(result: AcquireResult): number {
 
 export function voters(status: ClusterStatus): number[] {
   return status.members.filter((member) => member.role !== 'learner').map((member) => member.id);
+}
+
+/**
+ * Until the leader's queue for `name` holds `count` waiters. The forwarded call crosses a socket,
+ * and nothing signals its arrival in the queue: a bounded poll, yielding to I/O between looks.
+ */
+export async function untilWaiters(node: LockNode, name: string, count: number): Promise<void> {
+  for (let look = 0; look < 10_000; look++) {
+    const view = await node.describe(name, { stale: true });
+    if ((view?.waiters.length ?? 0) === count) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  assert.fail(`the queue of ${name} never held ${count} waiters`);
+}
+
+/** The first event on `node` that `matches`, from now on; rejects after `timeoutMs`. */
+export function nextEvent(
+  node: LockNode,
+  matches: (event: LockEvent) => boolean,
+  timeoutMs = 10_000,
+): Promise<LockEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      subscription.unsubscribe();
+      reject(new Error(`no matching event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const subscription = node.subscribe({ name: null, prefix: '' }, null, (event) => {
+      if (!matches(event)) return;
+      clearTimeout(timer);
+      subscription.unsubscribe();
+      resolve(event);
+    });
+  });
 }

@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { isLockdError, LockdError } from '../../src/errors.js';
 import type { LockNode } from '../../src/node/lock-node.js';
-import { clusterTiming, retryUnavailable, TestCluster, tokenOf } from './cluster-helpers.js';
+import {
+  clusterTiming,
+  retryUnavailable,
+  TestCluster,
+  tokenOf,
+  untilWaiters,
+} from './cluster-helpers.js';
 import { acquireRequest } from './helpers.js';
 
 const clusters: TestCluster[] = [];
@@ -44,6 +50,10 @@ describe('a partition', () => {
     assert.ok(left !== undefined && right !== undefined);
     const before = tokenOf(await old.node.acquire(acquireRequest('before', { owner: 'a' })));
 
+    // A request queued on the old leader for the held lock: answered when leadership moves.
+    const queued = old.node.acquire(acquireRequest('before', { owner: 'q', waitMs: 60_000 }));
+    await untilWaiters(old.node, 'before', 1);
+
     // The old leader is cut off from both others, both ways.
     old.node.setPeerFaults([left, right]);
     cluster.node(left).setPeerFaults([old.id]);
@@ -63,6 +73,11 @@ describe('a partition', () => {
     assert.ok(tokenOf(majorityWrite) > before);
 
     await early;
+    await assert.rejects(queued, (error: unknown) => {
+      assert.ok(isLockdError(error), String(error));
+      assert.equal(error.code, 'LOCKD_ERR_NOT_LEADER');
+      return true;
+    });
     await assertUnavailableWithinBound(() =>
       old.node.acquire(acquireRequest('minority', { owner: 'x' })),
     );

@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { LockdError } from '../../src/errors.js';
-import { retryUnavailable, TestCluster, tokenOf } from './cluster-helpers.js';
+import {
+  nextEvent,
+  retryUnavailable,
+  TestCluster,
+  tokenOf,
+  untilWaiters,
+} from './cluster-helpers.js';
 import { acquireRequest, releaseRequest } from './helpers.js';
 
 const clusters: TestCluster[] = [];
@@ -79,13 +85,21 @@ describe('a three-node cluster', () => {
   test('the leader stops: a new one serves, and every acknowledged lock is still held', async () => {
     const cluster = await startCluster({ size: 3 });
     const old = await cluster.leader(1);
+    // A short lease: the next leader extends it by its TTL, then expires it (its duties started).
+    const leased = tokenOf(
+      await old.node.acquire(acquireRequest('leased', { owner: 'l', ttlMs: 300 })),
+    );
     const held = new Map<string, number>();
     for (let index = 0; index < 5; index++) {
       const name = `held-${index}`;
       held.set(name, tokenOf(await old.node.acquire(acquireRequest(name, { owner: 'keep' }))));
     }
-    await cluster.stop(old.id);
     const survivor = [1, 2, 3].find((id) => id !== old.id) ?? 0;
+    const expired = nextEvent(
+      cluster.node(survivor),
+      (event) => event.type === 'expire' && event.token === leased,
+    );
+    await cluster.stop(old.id);
     // The write waits (bounded) for the election and is then forwarded or served.
     const after = await retryUnavailable(() =>
       cluster.node(survivor).acquire(acquireRequest('after', { owner: 'new' })),
@@ -103,6 +117,9 @@ describe('a three-node cluster', () => {
         );
       }
     }
+    // The new leader's expire entry applies on every node: its event comes.
+    await expired;
+    assert.equal(await leader.node.describe('leased', { stale: false }), undefined);
   });
 
   test('a waiting acquire forwarded by a follower: granted on release, or withdrawn when its client goes', async () => {
@@ -137,20 +154,3 @@ describe('a three-node cluster', () => {
     assert.equal(await follower.describe('queue', { stale: false }), undefined);
   });
 });
-
-/**
- * Until the leader's queue for `name` holds `count` waiters. The forwarded call crosses a socket,
- * and nothing signals its arrival in the queue: a bounded poll, yielding to I/O between looks.
- */
-async function untilWaiters(
-  node: ReturnType<TestCluster['node']>,
-  name: string,
-  count: number,
-): Promise<void> {
-  for (let look = 0; look < 10_000; look++) {
-    const view = await node.describe(name, { stale: true });
-    if ((view?.waiters.length ?? 0) === count) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  assert.fail(`the queue of ${name} never held ${count} waiters`);
-}

@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClusterStatus } from '../../src/api/cluster-service.js';
 import {
   findFreePort,
   killHard,
@@ -39,12 +40,7 @@ export interface TestCluster {
   isolate(id: number, from: readonly number[]): Promise<void>;
 }
 
-interface ClusterStatusBody {
-  readonly leader: number | null;
-  readonly role: string;
-  readonly appliedIndex: number;
-  readonly commitIndex: number;
-}
+type ClusterStatusBody = ClusterStatus;
 
 export async function clusterStatus(port: number): Promise<ClusterStatusBody | undefined> {
   try {

@@ -1,0 +1,153 @@
+/**
+ * The node's side of each Ready (the contract is written on `Ready` in raft/types.ts): persist,
+ * send, restore a snapshot, apply committed entries to the lock state machine, answer reads; then,
+ * between batches, let the leader's duties and the membership catch up and take a snapshot every
+ * `snapshotEvery` applied entries. Owns the lock state machine, which a snapshot replaces.
+ */
+import { LockdError } from '../errors.js';
+import { decodeCommand } from '../locks/codec.js';
+import { LockStateMachine } from '../locks/state-machine.js';
+import type { RawNode } from '../raft/raw-node.js';
+import { type Entry, EntryType, type Ready, type Snapshot } from '../raft/types.js';
+import type { RaftStorage } from '../storage/storage.js';
+import type { PeerTransport } from '../transport/transport.js';
+import { assert } from '../util/assert.js';
+import type { ConditionWaiters } from './conditions.js';
+import type { EventHistory } from './events.js';
+import type { LeaderDuties } from './leader-duties.js';
+import type { NodeLogger } from './logger.js';
+import { Membership } from './membership.js';
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
+import type { Proposer } from './proposer.js';
+import type { ReadBarrier } from './reads.js';
+import { eventView } from './views.js';
+
+export interface ReplicatedStateOptions {
+  readonly raft: RawNode;
+  readonly storage: RaftStorage;
+  readonly logger: NodeLogger;
+  readonly history: EventHistory;
+  readonly proposer: Proposer;
+  readonly duties: LeaderDuties;
+  readonly membership: Membership;
+  readonly reads: ReadBarrier;
+  readonly conditions: ConditionWaiters;
+  readonly snapshotEvery: number;
+  /** The peer link, once started (never, on a node without one). */
+  readonly transport: () => PeerTransport | undefined;
+}
+
+export class ReplicatedState {
+  readonly #options: ReplicatedStateOptions;
+  #locks = new LockStateMachine();
+
+  constructor(options: ReplicatedStateOptions) {
+    this.#options = options;
+  }
+
+  get locks(): LockStateMachine {
+    return this.#locks;
+  }
+
+  /** The Ready contract, steps 1 to 4. */
+  async handleReady(ready: Ready): Promise<void> {
+    const { storage, membership, reads, logger, raft } = this.#options;
+    if (ready.snapshot !== undefined || ready.hardState !== undefined || ready.entries.length > 0) {
+      await storage.save({
+        snapshot: ready.snapshot,
+        hardState: ready.hardState,
+        entries: ready.entries,
+      });
+    }
+    // A membership change appended in this batch may name a peer to send to.
+    membership.syncPeers();
+    const transport = this.#options.transport();
+    if (transport === undefined) {
+      assert(ready.messages.length === 0, 'a node without a peer link has no one to send to');
+    } else {
+      transport.send(ready.messages);
+    }
+    if (ready.snapshot !== undefined) this.restore(ready.snapshot);
+    this.#apply(ready.committedEntries);
+    reads.confirmed(ready.readStates);
+    if (ready.softState !== undefined) {
+      logger.info({ ...ready.softState, term: raft.status().term }, 'raft role changed');
+    }
+  }
+
+  /** Between batches (after advance()). */
+  async afterAdvance(): Promise<void> {
+    const { duties, membership, conditions } = this.#options;
+    duties.sync();
+    duties.expiry.rearm();
+    membership.syncPeers();
+    membership.publishMissing();
+    conditions.check();
+    await this.#compactIfDue();
+  }
+
+  /** Replaces the whole state with a snapshot's (events before it cannot be replayed). */
+  restore(snapshot: Snapshot): void {
+    const { membership, history, duties, proposer, logger } = this.#options;
+    const decoded = decodeNodeSnapshot(snapshot.data);
+    const restored = LockStateMachine.restore(decoded.locks);
+    assert(
+      restored.appliedIndex === snapshot.index,
+      `snapshot at ${snapshot.index} holds a state applied to ${restored.appliedIndex}`,
+    );
+    this.#locks = restored;
+    membership.restored(snapshot, decoded.members);
+    history.markMissingThrough(snapshot.index);
+    duties.expiry.rearm();
+    proposer.pending.failThrough(
+      snapshot.index,
+      new LockdError(
+        'LOCKD_ERR_NOT_LEADER',
+        'Leadership moved before the change was known to commit; read the lock to see whether it did',
+      ),
+    );
+    logger.info(
+      { index: snapshot.index, term: snapshot.term, locks: restored.size },
+      'state restored from a snapshot',
+    );
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    const { history, duties, proposer, membership, reads } = this.#options;
+    for (const entry of entries) {
+      if (entry.type === EntryType.normal && !Membership.isNodeEntry(entry)) {
+        const command = decodeCommand(entry.data);
+        const applied = this.#locks.apply(entry.index, command);
+        for (const event of applied.events) history.record(eventView(event));
+        if (command.kind !== 'extend-leases') duties.queueChanged(command.name);
+        proposer.pending.settle(entry.index, entry.term, applied.result);
+      } else {
+        // A leader's no-op, a membership change (the core applies it) or the node's own record.
+        this.#locks.applyNoop(entry.index);
+        proposer.pending.settle(entry.index, entry.term, undefined);
+      }
+      membership.applied(entry);
+    }
+    reads.applied();
+  }
+
+  /** Every snapshotEvery applied entries: snapshot the state, compact the log, persist both. */
+  async #compactIfDue(): Promise<void> {
+    const { raft, membership, storage, logger, snapshotEvery } = this.#options;
+    const appliedIndex = this.#locks.appliedIndex;
+    const status = raft.status();
+    if (appliedIndex - status.snapshotIndex < snapshotEvery) return;
+    assert(status.appliedIndex === appliedIndex, 'the core and the state machine applied apart');
+    const data = encodeNodeSnapshot({
+      members: membership.book.replicated(),
+      locks: this.#locks.snapshot(),
+    });
+    const snapshot = raft.compact(appliedIndex, data);
+    if (snapshot === undefined) return;
+    await storage.compact(snapshot);
+    logger.info(
+      { index: snapshot.index, term: snapshot.term, bytes: data.length },
+      'snapshot taken, log compacted',
+    );
+  }
+}
