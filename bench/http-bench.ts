@@ -3,11 +3,14 @@
  * concurrencies, beside a bare node:http in-memory server measured in the same run as the
  * ceiling. Figures are pairs per second and the latency of one pair (POST then DELETE).
  *
- * Usage: npm run bench -- [--seconds 5] [--concurrency 1,16,64]
+ * Usage: npm run bench -- [--seconds 5] [--concurrency 1,16,64] [--nodes 1|3]
+ * With --nodes 3 a durable 3-node cluster is measured too, with the load spread over all nodes
+ * (followers forward writes to the leader) and with all of it sent to the leader.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,10 +20,13 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,16,64' },
+    nodes: { type: 'string', default: '1' },
   },
 });
 const seconds = Number(values.seconds);
 const concurrencies = values.concurrency.split(',').map(Number);
+const clusterSize = Number(values.nodes);
+if (![1, 3, 5].includes(clusterSize)) throw new Error('--nodes must be 1, 3 or 5');
 const root = resolve(import.meta.dirname, '..');
 
 interface Server {
@@ -65,7 +71,11 @@ interface RunResult {
   readonly generatorCpuPercent: number;
 }
 
-async function drive(port: number, concurrency: number, label: string): Promise<RunResult> {
+async function drive(
+  ports: readonly number[],
+  concurrency: number,
+  label: string,
+): Promise<RunResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latenciesMs: number[] = [];
   let errors = 0;
@@ -76,6 +86,7 @@ async function drive(port: number, concurrency: number, label: string): Promise<
     for (let iteration = 0; performance.now() < deadline && iteration < 10_000_000; iteration++) {
       const path = `/lock/bench-${label}-${workerIndex}-${iteration}`;
       const pairStart = performance.now();
+      const port = ports[workerIndex % ports.length] ?? 0;
       const acquired = await send(agent, port, 'POST', path);
       const released = await send(agent, port, 'DELETE', path);
       if (acquired !== 200 || released !== 200) errors++;
@@ -135,7 +146,7 @@ async function main(): Promise<void> {
   try {
     for (const concurrency of concurrencies) {
       const bare = await startServer(['--import', 'tsx', 'bench/bare-server.ts']);
-      const ceiling = await drive(bare.port, concurrency, 'bare');
+      const ceiling = await drive([bare.port], concurrency, 'bare');
       await stopServer(bare);
       console.log(row('bare node:http (mem)', concurrency, ceiling));
       const lockd = await startServer([
@@ -145,13 +156,82 @@ async function main(): Promise<void> {
         '--data-dir',
         join(dataDirectory, String(concurrency)),
       ]);
-      const result = await drive(lockd.port, concurrency, 'lockd');
+      const result = await drive([lockd.port], concurrency, 'lockd');
       await stopServer(lockd);
       console.log(row('lockd 1 node (fsync)', concurrency, result, ceiling));
+      if (clusterSize > 1)
+        await benchCluster(join(dataDirectory, `cluster-${concurrency}`), concurrency, ceiling);
     }
   } finally {
     rmSync(dataDirectory, { recursive: true, force: true });
   }
+}
+
+/** A port the system picked a moment ago (released for the server to take). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const address = server.address();
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+async function benchCluster(
+  directory: string,
+  concurrency: number,
+  ceiling: RunResult,
+): Promise<void> {
+  mkdirSync(directory, { recursive: true });
+  const members: Record<string, { client: string; peer: string }> = {};
+  for (let id = 1; id <= clusterSize; id++) {
+    members[String(id)] = {
+      client: `127.0.0.1:${await freePort()}`,
+      peer: `127.0.0.1:${await freePort()}`,
+    };
+  }
+  const clusterFile = join(directory, 'cluster.json');
+  writeFileSync(clusterFile, JSON.stringify(members));
+  const servers = await Promise.all(
+    Object.keys(members).map((id) =>
+      startServer([
+        'dist/cli/main.js',
+        '-cluster',
+        clusterFile,
+        '-id',
+        id,
+        '--data-dir',
+        join(directory, `node-${id}`),
+        '--cluster-secret',
+        'bench-cluster-secret-0123456789',
+      ]),
+    ),
+  );
+  try {
+    const ports = servers.map((server) => server.port);
+    const leaderPort = await findLeaderPort(ports);
+    const spread = await drive(ports, concurrency, `spread-${concurrency}`);
+    console.log(row(`lockd ${clusterSize} nodes, spread`, concurrency, spread, ceiling));
+    const onLeader = await drive([leaderPort], concurrency, `leader-${concurrency}`);
+    console.log(row(`lockd ${clusterSize} nodes, leader`, concurrency, onLeader, ceiling));
+  } finally {
+    await Promise.all(servers.map((server) => stopServer(server)));
+  }
+}
+
+async function findLeaderPort(ports: readonly number[]): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    for (const port of ports) {
+      const response = await fetch(`http://127.0.0.1:${port}/cluster`).catch(() => undefined);
+      const status = (await response?.json().catch(() => undefined)) as
+        | { leaderAddress?: string | null }
+        | undefined;
+      if (typeof status?.leaderAddress === 'string')
+        return Number(status.leaderAddress.split(':').at(-1));
+    }
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 100));
+  }
+  throw new Error('the cluster elected no leader in 15 s');
 }
 
 await main();

@@ -22,6 +22,7 @@ import { isNodeId } from './addresses.js';
 import type { UnwantedGrant } from './leader-duties.js';
 import type { NodeLogger } from './logger.js';
 import type { Scheduler, Timer } from './scheduler.js';
+import { clientGoneError } from './waiters.js';
 
 /** What the follower needs of the peer link (PeerTransport.call). */
 export type CallPeer = (
@@ -68,6 +69,8 @@ export class Forwarder {
   }
 
   async acquire(leader: NodeId, request: AcquireRequest): Promise<AcquireResult> {
+    // Gone while this node waited for a leader: nothing to send.
+    if (request.signal.aborted) throw clientGoneError();
     const callId = this.#nextCallId++;
     const body: AcquireCall = {
       callId,

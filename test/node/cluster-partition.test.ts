@@ -51,7 +51,14 @@ describe('a partition', () => {
     const before = tokenOf(await old.node.acquire(acquireRequest('before', { owner: 'a' })));
 
     // A request queued on the old leader for the held lock: answered when leadership moves.
-    const queued = old.node.acquire(acquireRequest('before', { owner: 'q', waitMs: 60_000 }));
+    const queued = assert.rejects(
+      old.node.acquire(acquireRequest('before', { owner: 'q', waitMs: 60_000 })),
+      (error: unknown) => {
+        assert.ok(isLockdError(error), String(error));
+        assert.equal(error.code, 'LOCKD_ERR_NOT_LEADER');
+        return true;
+      },
+    );
     await untilWaiters(old.node, 'before', 1);
 
     // The old leader is cut off from both others, both ways.
@@ -73,11 +80,7 @@ describe('a partition', () => {
     assert.ok(tokenOf(majorityWrite) > before);
 
     await early;
-    await assert.rejects(queued, (error: unknown) => {
-      assert.ok(isLockdError(error), String(error));
-      assert.equal(error.code, 'LOCKD_ERR_NOT_LEADER');
-      return true;
-    });
+    await queued;
     await assertUnavailableWithinBound(() =>
       old.node.acquire(acquireRequest('minority', { owner: 'x' })),
     );
