@@ -17,6 +17,9 @@
  * where the empty string means null; `mode` is one byte, 0 exclusive and 1 shared. Kinds 1 and 2
  * are decoded for logs written by earlier builds and never written again. Names and owners are
  * raw bytes (latin1), as the api validates them.
+ *
+ * Kind 0xC0 (192) is reserved: the node layer marks its own records (member addresses) with it
+ * in normal entries (src/node/node-entries.ts), so no lock command may ever use it.
  */
 import { assert, assertNever } from '../util/assert.js';
 import { ByteReader, ByteWriter, MalformedBytesError } from './bytes.js';

@@ -3,6 +3,7 @@
  * The cluster routes show them as `host:port` strings; the peer link needs them parsed.
  */
 import type { NodeId } from '../raft/types.js';
+import { parseHostPort } from '../util/address.js';
 
 export interface NodeAddress {
   readonly host: string;
@@ -26,19 +27,13 @@ export interface MemberContact {
 /** The longest `host:port` a contact may carry (a DNS name is at most 253 bytes). */
 export const addressLengthMax = 300;
 
-export function formatAddress(address: NodeAddress): string {
-  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
-}
+/** Formats and parses `host:port`; one definition for the whole code base (src/util/address.ts). */
+export { formatAddress } from '../util/address.js';
 
 /** Parses `host:port` (IPv6 in brackets); undefined when it is not one. */
 export function parseAddress(text: string): NodeAddress | undefined {
-  if (text.length > addressLengthMax) return undefined;
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[3]);
-  if (port > 65_535) return undefined;
-  return { host: match[1] ?? match[2] ?? '', port };
+  const parsed = parseHostPort(text);
+  return typeof parsed === 'string' ? undefined : parsed;
 }
 
 /** The peer address to dial, or undefined when it is not known (unparseable, or port 0). */

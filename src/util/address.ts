@@ -1,5 +1,8 @@
 /** `host:port` addresses, as flags, cluster files and the cluster API write them. */
 
+/** The longest `host:port` accepted (a DNS name is at most 253 bytes). */
+export const addressLengthMax = 300;
+
 export interface Address {
   readonly host: string;
   readonly port: number;
@@ -10,7 +13,8 @@ export interface Address {
  * Returns the address, or the reason it is not one (for the caller's own error).
  */
 export function parseHostPort(text: string): Address | string {
-  if (text.length > 300) return 'must be host:port of at most 300 characters';
+  if (text.length > addressLengthMax)
+    return `must be host:port of at most ${addressLengthMax} characters`;
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/.exec(text);
   if (match === null) return `must be host:port, not '${text}'`;
   const port = Number(match[3]);
