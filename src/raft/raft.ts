@@ -437,6 +437,27 @@ export class Raft {
     if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
       this.#heartbeatElapsed = 0;
       for (const peer of this.#progress.keys()) this.#sendHeartbeat(peer);
+      this.#resendReadRound();
+    }
+  }
+
+  /**
+   * A read round's Heartbeat or its answer may be lost. With reads still waiting, the round is
+   * sent again every heartbeat to the voters that have not answered it (as etcd's heartbeats
+   * carry the last pending read's context), so a loss delays reads instead of stalling them.
+   */
+  #resendReadRound(): void {
+    const round = this.#leaderReads.roundAwaitingAnswers();
+    if (round === undefined) return;
+    for (const voter of this.#voterPeers()) {
+      if (this.#leaderReads.answeredRound(voter) >= round) continue;
+      this.#send({
+        type: 'Heartbeat',
+        from: this.id,
+        to: voter,
+        term: this.#term,
+        readRound: round,
+      });
     }
   }
 
@@ -918,7 +939,9 @@ export class Raft {
       return;
     }
     if (message.matchIndex > this.log.lastIndex()) return; // Cannot come from this leader's log.
-    if (progress.state === 'probe') progress.probeSent = false;
+    // A success that moves nothing (a duplicate, or an answer overtaken by a later one) does not
+    // unpause a probe: each such answer would beget another append, and duplicates a storm. A
+    // probe whose answer was lost is sent again at the next heartbeat.
     if (progress.maybeUpdate(message.matchIndex)) {
       if (progress.state === 'probe') progress.becomeReplicate();
       else if (progress.state === 'snapshot' && progress.match >= (progress.snapshot?.index ?? 0)) {

@@ -74,6 +74,16 @@ export class LeaderReads {
     return last !== undefined && last.round > this.#sentRound;
   }
 
+  /** The last round sent, while registered reads still wait for its answers; else undefined. */
+  roundAwaitingAnswers(): number | undefined {
+    return this.#registered.length > 0 && this.#sentRound > 0 ? this.#sentRound : undefined;
+  }
+
+  /** The highest round `voter` has answered (0: none). */
+  answeredRound(voter: NodeId): number {
+    return this.#acks.get(voter) ?? 0;
+  }
+
   /** The round to send now, if reads joined one that is not sent yet. */
   takeRoundToSend(): number | undefined {
     const last = this.#registered.at(-1);
