@@ -1,7 +1,9 @@
 /**
  * The simulator's command line:
  *   npm run sim -- --seeds N [--from S] [--nodes 3|5|mixed] [--ticks T] [--jobs J]
- *                  [--bug NAME]... [--faults KIND,KIND…] [--trace LINES] [--keep-going] [--list]
+ *                  [--bug NAME]... [--faults KIND,…] [--raft NAME=VALUE,…]
+ *                  [--profile NAME=VALUE,…] [--without INVARIANT]... [--trace LINES]
+ *                  [--keep-going] [--list]
  * Runs N seeds from S (default 1) and prints seeds per second; a failing seed prints the broken
  * invariant, the last events and the command that replays it, and the exit code is 1.
  * With --jobs J the seeds are shared among J child processes (every J-th seed to each): worker
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type BugName, bugCatalogue, isBugName } from './bugs.js';
 import { faultRegistry } from './faults.js';
 import { invariantRegistry } from './invariants.js';
+import { tunableProfileKeys } from './profile.js';
 import {
   emptyTotals,
   formatFailure,
@@ -28,12 +31,16 @@ interface CliOptions extends SeedRunOptions {
   readonly bugs: readonly BugName[];
 }
 
-type WorkerReport =
-  | { readonly kind: 'progress'; readonly seeds: number }
-  | { readonly kind: 'done'; readonly totals: SeedTotals; readonly failures: SeedFailure[] };
+/** A worker's totals so far, and the failure that made it report, if one did. */
+interface WorkerReport {
+  readonly totals: SeedTotals;
+  readonly failure: SeedFailure | undefined;
+}
 
 const usage = `usage: npm run sim -- --seeds N [--from S] [--nodes 3|5|mixed] [--ticks T] [--jobs J]
-                      [--bug NAME]... [--faults KIND,KIND…] [--trace LINES] [--keep-going] [--list]`;
+                      [--bug NAME]... [--faults KIND,…] [--raft NAME=VALUE,…]
+                      [--profile NAME=VALUE,…] [--without INVARIANT]... [--trace LINES]
+                      [--keep-going] [--list]`;
 
 /** Workers report progress every this many seeds. */
 const progressEverySeeds = 100;
@@ -46,6 +53,9 @@ const valueFlags = [
   '--jobs',
   '--bug',
   '--faults',
+  '--raft',
+  '--profile',
+  '--without',
   '--trace',
 ];
 const switchFlags = ['--keep-going', '--list'];
@@ -93,6 +103,9 @@ function parseArguments(argv: readonly string[]): CliOptions | 'list' {
     traceSize: integer(values, '--trace', 40, 1),
     bugs: bugs.filter(isBugName),
     faults,
+    raft: pairs(values.get('--raft')?.at(-1), '--raft', raftOptionNames),
+    profile: pairs(values.get('--profile')?.at(-1), '--profile', tunableProfileKeys),
+    without: invariantNames(values.get('--without')),
     keepGoing: switches.has('--keep-going'),
   };
 }
@@ -111,6 +124,53 @@ function integer(
   return value;
 }
 
+/**
+ * `--raft preVote=false,maxEntriesPerAppend=1` or `--profile faultGapTicksMax=2`: options that
+ * override what the seed chose.
+ */
+function pairs(
+  text: string | undefined,
+  flag: string,
+  names: readonly string[],
+): Record<string, number | boolean> | undefined {
+  if (text === undefined) return undefined;
+  const overrides: Record<string, number | boolean> = {};
+  for (const pair of text.split(',')) {
+    const [key, value] = pair.split('=');
+    if (key === undefined || value === undefined || !names.includes(key)) {
+      throw new Error(`${flag} takes name=value pairs of ${names.join(', ')}`);
+    }
+    const number = Number(value);
+    if (value !== 'true' && value !== 'false' && !Number.isFinite(number)) {
+      throw new Error(`${flag} ${key}: ${value} is not a number or a boolean`);
+    }
+    overrides[key] = value === 'true' ? true : value === 'false' ? false : number;
+  }
+  return overrides;
+}
+
+const raftOptionNames = [
+  'electionTicks',
+  'heartbeatTicks',
+  'preVote',
+  'checkQuorum',
+  'maxEntriesPerAppend',
+  'maxInflightAppends',
+  'maxCommittedEntriesPerReady',
+  'maxPendingProposals',
+  'maxPendingReads',
+  'maxSnapshotChunkBytes',
+  'maxSnapshotChunksInFlight',
+];
+
+function invariantNames(names: readonly string[] | undefined): string[] | undefined {
+  const known = invariantRegistry.map((factory) => factory().name);
+  for (const name of names ?? []) {
+    if (!known.includes(name)) throw new Error(`unknown invariant ${name} (see --list)`);
+  }
+  return names === undefined ? undefined : [...names];
+}
+
 function nodeChoice(text: string): NodeChoice {
   if (text === '3') return 3;
   if (text === '5') return 5;
@@ -126,6 +186,54 @@ function printList(): void {
     console.log(`  ${name}: ${description}`);
 }
 
+/**
+ * What the run has done so far: totals per worker (one for a single process) and the failures,
+ * printed as they come, so that an interrupted run still says what it found.
+ */
+class RunProgress {
+  readonly #options: CliOptions;
+  readonly #startedMs = performance.now();
+  readonly #totalsByWorker: SeedTotals[];
+  #failed = 0;
+  #lastPrintMs = this.#startedMs;
+
+  constructor(options: CliOptions) {
+    this.#options = options;
+    this.#totalsByWorker = Array.from({ length: options.jobs }, () => emptyTotals());
+  }
+
+  get failed(): number {
+    return this.#failed;
+  }
+
+  update(worker: number, totals: SeedTotals): void {
+    this.#totalsByWorker[worker] = totals;
+    const nowMs = performance.now();
+    if (nowMs - this.#lastPrintMs < 5_000) return;
+    this.#lastPrintMs = nowMs;
+    const seeds = this.#totals().seeds;
+    const rate = seeds / ((nowMs - this.#startedMs) / 1000);
+    process.stderr.write(`  ${seeds}/${this.#options.count} seeds, ${rate.toFixed(1)} seeds/s\n`);
+  }
+
+  fail(failure: SeedFailure): void {
+    this.#failed++;
+    console.log(formatFailure(failure, this.#options));
+  }
+
+  summary(interrupted: boolean): string {
+    const seconds = (performance.now() - this.#startedMs) / 1000;
+    const text = summary(this.#options, this.#totals(), this.#failed, seconds);
+    return interrupted ? `interrupted: ${text}` : text;
+  }
+
+  #totals(): SeedTotals {
+    const totals = emptyTotals();
+    for (const worker of this.#totalsByWorker) mergeTotals(totals, worker);
+    return totals;
+  }
+}
+
 async function main(): Promise<number> {
   const parsed = parseArguments(process.argv.slice(2));
   if (parsed === 'list') {
@@ -133,69 +241,55 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parsed;
-  const startedMs = performance.now();
-  const { totals, failures } =
-    options.jobs === 1
-      ? runSeeds(options, progressPrinter(options, startedMs))
-      : await runInWorkers(options, startedMs);
-  const seconds = (performance.now() - startedMs) / 1000;
-  for (const failure of failures) console.log(formatFailure(failure, options));
-  console.log(summary(options, totals, failures.length, seconds));
-  return failures.length === 0 ? 0 : 1;
-}
-
-function progressPrinter(options: CliOptions, startedMs: number): (totals: SeedTotals) => void {
-  let lastPrintMs = startedMs;
-  return (totals) => {
-    const nowMs = performance.now();
-    if (nowMs - lastPrintMs < 5_000) return;
-    lastPrintMs = nowMs;
-    const rate = totals.seeds / ((nowMs - startedMs) / 1000);
-    process.stderr.write(`  ${totals.seeds}/${options.count} seeds, ${rate.toFixed(1)} seeds/s\n`);
+  const progress = new RunProgress(options);
+  const interrupt = (): void => {
+    console.log(progress.summary(true));
+    process.exit(130);
   };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  if (options.jobs === 1) {
+    runSeeds(options, (totals, failure) => {
+      progress.update(0, totals);
+      if (failure !== undefined) progress.fail(failure);
+    });
+  } else {
+    await runInWorkers(options, progress);
+  }
+  console.log(progress.summary(false));
+  return progress.failed === 0 ? 0 : 1;
 }
 
-async function runInWorkers(
-  options: CliOptions,
-  startedMs: number,
-): Promise<{ totals: SeedTotals; failures: SeedFailure[] }> {
-  const totals = emptyTotals();
-  const failures: SeedFailure[] = [];
-  const progress = progressPrinter(options, startedMs);
-  const seedsByWorker = new Array<number>(options.jobs).fill(0);
-  const workers = Array.from({ length: options.jobs }, (_, offset) => {
+/** Shares the seeds among child processes; without --keep-going, stops them all at a failure. */
+async function runInWorkers(options: CliOptions, progress: RunProgress): Promise<void> {
+  const children = Array.from({ length: options.jobs }, (_, offset) => {
     const share: SeedRunOptions = {
       ...options,
       from: options.from + offset,
       count: options.count - offset,
       stride: options.jobs,
     };
-    const child = fork(fileURLToPath(import.meta.url), [workerFlag, JSON.stringify(share)], {
+    return fork(fileURLToPath(import.meta.url), [workerFlag, JSON.stringify(share)], {
       execArgv: ['--import', 'tsx'],
     });
-    return new Promise<void>((resolve, reject) => {
-      child.on('message', (report: WorkerReport) => {
-        if (report.kind === 'progress') {
-          seedsByWorker[offset] = report.seeds;
-          progress({
-            ...emptyTotals(),
-            seeds: seedsByWorker.reduce((sum, seeds) => sum + seeds, 0),
-          });
-          return;
-        }
-        mergeTotals(totals, report.totals);
-        failures.push(...report.failures);
-      });
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        if (code === 0) resolve();
-        else reject(new Error(`worker ${offset} exited with code ${code}`));
-      });
-    });
   });
-  await Promise.all(workers);
-  failures.sort((a, b) => a.seed - b.seed);
-  return { totals, failures };
+  const finished = children.map(
+    (child, offset) =>
+      new Promise<void>((resolve, reject) => {
+        child.on('message', (report: WorkerReport) => {
+          progress.update(offset, report.totals);
+          if (report.failure === undefined) return;
+          progress.fail(report.failure);
+          if (options.keepGoing !== true) for (const other of children) other.kill();
+        });
+        child.on('error', reject);
+        child.on('exit', (code, signal) => {
+          if (code === 0 || signal === 'SIGTERM') resolve();
+          else reject(new Error(`worker ${offset} exited with code ${code}`));
+        });
+      }),
+  );
+  await Promise.all(finished);
 }
 
 /** In a child process: runs its share of the seeds and reports to the parent. */
@@ -203,10 +297,12 @@ function runAsWorker(share: SeedRunOptions): void {
   const send = (report: WorkerReport): void => {
     process.send?.(report);
   };
-  const result = runSeeds(share, (totals) => {
-    if (totals.seeds % progressEverySeeds === 0) send({ kind: 'progress', seeds: totals.seeds });
+  const { totals } = runSeeds(share, (totalsSoFar, failure) => {
+    if (failure !== undefined || totalsSoFar.seeds % progressEverySeeds === 0) {
+      send({ totals: totalsSoFar, failure });
+    }
   });
-  send({ kind: 'done', ...result });
+  send({ totals, failure: undefined });
   process.disconnect?.();
 }
 

@@ -24,6 +24,8 @@ export interface FaultContext {
   readonly ids: readonly NodeId[];
   /** The nominal length of a tick, the unit of fault durations. */
   readonly tickUs: number;
+  /** A crashed node restarts 0 to this many ticks later. */
+  readonly crashDownTicksMax: number;
   /** Runs `action` after `delayUs` of virtual time. */
   later(delayUs: number, action: () => void): void;
   crash(host: NodeHost): void;
@@ -172,7 +174,7 @@ const powerLoss: FaultKind = {
 };
 
 function crashFor(context: FaultContext, host: NodeHost, description: string): string {
-  const down = duration(context, 0, 40);
+  const down = duration(context, 0, context.crashDownTicksMax);
   context.crash(host);
   context.later(down, () => context.restart(host));
   return `${description} ${host.id} for ${milliseconds(down)}`;

@@ -41,12 +41,6 @@ export interface HostBugs {
   readonly localReads: boolean;
 }
 
-export const noHostBugs: HostBugs = {
-  sendBeforeSync: false,
-  applyBeforeCommit: false,
-  localReads: false,
-};
-
 /** What the simulator learns from a host as it runs. */
 export interface HostObserver {
   /** A Ready was taken: the host's mirror log now equals the core's log. */
@@ -353,22 +347,30 @@ export class NodeHost {
   }
 }
 
+/** The applied index and the hash chain's value, as two float64s (exact for safe integers). */
+export const snapshotHeaderBytes = 16;
+
 /** The snapshot's data is the state machine: the applied index and hash chain, then filler. */
 export function encodeSnapshot(
   appliedIndex: number,
   appliedHash: number,
   fillerBytes: number,
 ): Uint8Array {
-  const data = new Uint8Array(16 + fillerBytes);
+  const data = new Uint8Array(snapshotHeaderBytes + fillerBytes);
   const view = new DataView(data.buffer);
   view.setFloat64(0, appliedIndex);
   view.setFloat64(8, appliedHash);
-  for (let position = 16; position < data.length; position++) data[position] = position & 0xff;
+  for (let position = snapshotHeaderBytes; position < data.length; position++) {
+    data[position] = position & 0xff;
+  }
   return data;
 }
 
 export function snapshotBase(snapshot: Snapshot): LogBase {
-  assert(snapshot.data.length >= 16, `a snapshot of ${snapshot.data.length} bytes is not ours`);
+  assert(
+    snapshot.data.length >= snapshotHeaderBytes,
+    `a snapshot of ${snapshot.data.length} bytes is not ours`,
+  );
   const view = new DataView(
     snapshot.data.buffer,
     snapshot.data.byteOffset,

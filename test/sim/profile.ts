@@ -25,6 +25,8 @@ export interface RunProfile {
   readonly disk: DiskLatency;
   /** The probability that a write in flight at a crash reaches the disk anyway. */
   readonly crashSurvivalProbability: number;
+  /** A crashed node restarts 0 to this many ticks later. */
+  readonly crashDownTicksMax: number;
   /** Hosts compact their log once this many applied entries follow their snapshot (0: never). */
   readonly compactEveryEntries: number;
   readonly snapshotFillerBytes: number;
@@ -38,6 +40,20 @@ export interface RunProfile {
   /** Clients ask for a linearizable read every 1 µs to this many µs. */
   readonly readGapUsMax: number;
 }
+
+/** The numeric knobs of a profile a run may set itself, to focus it (the seed chooses the rest). */
+export const tunableProfileKeys = [
+  'crashSurvivalProbability',
+  'crashDownTicksMax',
+  'compactEveryEntries',
+  'snapshotFillerBytes',
+  'faultGapTicksMax',
+  'clientGapUsMax',
+  'clientBatchMax',
+  'readGapUsMax',
+] as const;
+
+export type ProfileOverrides = Partial<Pick<RunProfile, (typeof tunableProfileKeys)[number]>>;
 
 export const nominalTickUs = 10_000;
 /** Nodes outside the bootstrap cluster that membership changes may add. */
@@ -60,6 +76,7 @@ export function chooseProfile(
     network: chooseNetwork(random),
     disk: chooseDisk(random),
     crashSurvivalProbability: random.pick([0, 0.5, 1]),
+    crashDownTicksMax: random.pick([5, 20, 40]),
     compactEveryEntries: random.pick([0, 0, 4, 16, 64]),
     snapshotFillerBytes: random.pick([0, 100, 3_000]),
     faultWeights,

@@ -15,6 +15,8 @@ export const RandomStream = {
   disk: 3,
   faults: 4,
   clients: 5,
+  /** When clients propose and read. */
+  clientTiming: 6,
   /** Each node's raft core gets `raftBase + id * 1000 + incarnation`. */
   raftBase: 1_000_000,
 } as const;

@@ -4,6 +4,9 @@
  */
 import { assert } from '../../src/util/assert.js';
 import type { BugName } from './bugs.js';
+import { type InvariantFactory, invariantRegistry } from './invariants.js';
+import type { RaftSettings } from './node-host.js';
+import type { ProfileOverrides } from './profile.js';
 import { runSimulation, type SimulationFailure, type SimulationStats } from './simulator.js';
 
 /** A node count, or 'mixed': 3 nodes for even seeds and 5 for odd ones. */
@@ -62,9 +65,10 @@ export function nodesFor(choice: NodeChoice, seed: number): number {
   return choice === 'mixed' ? (seed % 2 === 0 ? 3 : 5) : choice;
 }
 
+/** Runs the seeds; `onSeed` hears of each one as it ends (with its failure, if it failed). */
 export function runSeeds(
   options: SeedRunOptions,
-  onSeed?: (totals: SeedTotals) => void,
+  onSeed?: (totals: SeedTotals, failure: SeedFailure | undefined) => void,
 ): { totals: SeedTotals; failures: SeedFailure[] } {
   const stride = options.stride ?? 1;
   assert(Number.isInteger(stride) && stride >= 1, 'stride must be a positive integer');
@@ -77,13 +81,17 @@ export function runSeeds(
       nodes,
       faultTicks: options.faultTicks,
       ...(options.bugs === undefined ? {} : { bugs: options.bugs }),
-      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      faults: options.faults,
+      raft: options.raft,
+      profile: options.profile,
+      invariants: invariantsWithout(options.without),
       ...(options.traceSize === undefined ? {} : { traceSize: options.traceSize }),
     });
     addStats(totals, result.stats, seed);
-    onSeed?.(totals);
-    if (!result.ok) {
-      failures.push({ seed, nodes, failure: result.failure });
+    const failure = result.ok ? undefined : { seed, nodes, failure: result.failure };
+    onSeed?.(totals, failure);
+    if (failure !== undefined) {
+      failures.push(failure);
       if (options.keepGoing !== true) break;
     }
   }
@@ -134,13 +142,30 @@ export interface RunSettings {
   readonly faultTicks: number;
   readonly bugs?: readonly BugName[] | undefined;
   readonly faults?: readonly string[] | undefined;
+  readonly raft?: Partial<RaftSettings> | undefined;
+  readonly profile?: ProfileOverrides | undefined;
+  /** Invariants (by name) not checked. */
+  readonly without?: readonly string[] | undefined;
+}
+
+/** The registry without the invariants named. */
+export function invariantsWithout(names: readonly string[] = []): InvariantFactory[] {
+  return invariantRegistry.filter((factory) => !names.includes(factory().name));
 }
 
 /** The command that replays one seed exactly. */
 export function replayCommand(seed: number, nodes: number, settings: RunSettings): string {
   const bugs = (settings.bugs ?? []).map((bug) => ` --bug ${bug}`).join('');
   const faults = settings.faults === undefined ? '' : ` --faults ${settings.faults.join(',')}`;
-  return `npm run sim -- --seeds 1 --from ${seed} --nodes ${nodes} --ticks ${settings.faultTicks}${bugs}${faults}`;
+  const raft = pairsFlag('--raft', settings.raft);
+  const profile = pairsFlag('--profile', settings.profile);
+  const without = (settings.without ?? []).map((name) => ` --without '${name}'`).join('');
+  return `npm run sim -- --seeds 1 --from ${seed} --nodes ${nodes} --ticks ${settings.faultTicks}${bugs}${faults}${raft}${profile}${without}`;
+}
+
+function pairsFlag(flag: string, pairs: object | undefined): string {
+  const entries = Object.entries(pairs ?? {}).map(([key, value]) => `${key}=${value}`);
+  return entries.length === 0 ? '' : ` ${flag} ${entries.join(',')}`;
 }
 
 export function formatFailure(

@@ -5,8 +5,9 @@
  * proposal on every node within a bound. Every invariant is checked after every event. The same
  * options always give the same run, event for event.
  */
-import type { Message, NodeId } from '../../src/raft/types.js';
-import { AssertionError } from '../../src/util/assert.js';
+import { decodeConfChangeEntry } from '../../src/raft/configuration.js';
+import { type Entry, EntryType, type Message, type NodeId } from '../../src/raft/types.js';
+import { AssertionError, assert } from '../../src/util/assert.js';
 import { type BugName, bugSwitches } from './bugs.js';
 import { type ClientStats, Clients, type Proposal, type Read } from './client.js';
 import { VirtualClock } from './clock.js';
@@ -23,8 +24,8 @@ import {
   type SentMessage,
 } from './invariants.js';
 import { type NetworkStats, SimNetwork } from './network.js';
-import { NodeHost } from './node-host.js';
-import { chooseProfile, quietNetwork, type RunProfile } from './profile.js';
+import { NodeHost, type RaftSettings, snapshotHeaderBytes } from './node-host.js';
+import { chooseProfile, type ProfileOverrides, quietNetwork, type RunProfile } from './profile.js';
 import { RandomStream, SimRandom } from './random.js';
 import { Trace } from './trace.js';
 
@@ -36,7 +37,11 @@ export interface SimulationOptions {
   readonly faultTicks: number;
   readonly bugs?: readonly BugName[];
   /** Only these fault kinds (by name), to focus a run; default every kind in the registry. */
-  readonly faults?: readonly string[];
+  readonly faults?: readonly string[] | undefined;
+  /** Raft options that override what the seed chose, to focus a run. */
+  readonly raft?: Partial<RaftSettings> | undefined;
+  /** Profile knobs that override what the seed chose, to focus a run. */
+  readonly profile?: ProfileOverrides | undefined;
   /** Defaults to every invariant in the registry. */
   readonly invariants?: readonly InvariantFactory[];
   /** How many of the last events a failure shows (default 40). */
@@ -99,10 +104,13 @@ class Simulation {
   readonly #invariants: Invariant[];
   readonly #trace: Trace;
   readonly #faultRandom: SimRandom;
+  readonly #clientTiming: SimRandom;
   readonly #sent: SentMessage[] = [];
   readonly #answeredReads: AnsweredRead[] = [];
   /** Spares proposed for the cluster at some point: never proposed again. */
   readonly #usedSpares = new Set<NodeId>();
+  /** Nodes whose removal committed and that were shut down for good (see #memberRemoved). */
+  readonly #retired = new Set<NodeId>();
   readonly #view: ClusterView;
   readonly #stats: SimulationStats;
   readonly #leaderTerms = new Set<number>();
@@ -115,14 +123,16 @@ class Simulation {
     this.#options = options;
     const { seed } = options;
     const faults = options.faults;
-    this.#profile = chooseProfile(
+    const chosen = chooseProfile(
       new SimRandom(seed, RandomStream.profile),
       options.nodes,
       faults === undefined
         ? faultRegistry
         : faultRegistry.filter((kind) => faults.includes(kind.name)),
     );
+    this.#profile = { ...chosen, ...options.profile, raft: { ...chosen.raft, ...options.raft } };
     this.#faultRandom = new SimRandom(seed, RandomStream.faults);
+    this.#clientTiming = new SimRandom(seed, RandomStream.clientTiming);
     this.#trace = new Trace(options.traceSize ?? 40);
     this.#network = new SimNetwork(
       this.#clock,
@@ -195,7 +205,10 @@ class Simulation {
         observer: {
           readyTaken: (host, ready) => this.#history.readyTaken(host, ready),
           messageSent: (host, message) => this.#sent.push({ host, message }),
-          entryApplied: (host, entry) => this.#clients.entryApplied(host, entry),
+          entryApplied: (host, entry) => {
+            this.#clients.entryApplied(host, entry);
+            if (entry.type === EntryType.confChange) this.#confChangeApplied(entry);
+          },
           readAnswered: (host, readState) => {
             const read = this.#clients.readAnswered(host, readState);
             if (read !== undefined && readState.ok) {
@@ -227,15 +240,15 @@ class Simulation {
 
   #scheduleClients(): void {
     const profile = this.#profile;
-    this.#clock.schedule(this.#faultRandom.between(1, profile.clientGapUsMax), () => {
+    this.#clock.schedule(this.#clientTiming.between(1, profile.clientGapUsMax), () => {
       if (this.#clock.now >= this.#faultPhaseEndUs) return;
-      this.#clients.proposeSome(this.#hosts, this.#faultRandom.between(1, profile.clientBatchMax));
+      this.#clients.proposeSome(this.#hosts, this.#clientTiming.between(1, profile.clientBatchMax));
       this.#scheduleClients();
     });
   }
 
   #scheduleReads(): void {
-    this.#clock.schedule(this.#faultRandom.between(1, this.#profile.readGapUsMax), () => {
+    this.#clock.schedule(this.#clientTiming.between(1, this.#profile.readGapUsMax), () => {
       if (this.#clock.now >= this.#faultPhaseEndUs) return;
       this.#clients.readSome(this.#hosts, this.#history.committed.lastIndex);
       this.#scheduleReads();
@@ -273,6 +286,7 @@ class Simulation {
       hosts: this.#hosts,
       ids: this.#profile.ids,
       tickUs: this.#profile.tickUs,
+      crashDownTicksMax: this.#profile.crashDownTicksMax,
       later: (delayUs, action) => this.#clock.schedule(delayUs, action),
       crash: (host) => this.#crash(host),
       restart: (host) => this.#restart(host),
@@ -289,9 +303,31 @@ class Simulation {
   }
 
   #restart(host: NodeHost): void {
-    if (host.alive) return;
+    if (host.alive || this.#retired.has(host.id)) return;
     host.start();
     this.#trace.record(this.#clock.now, host.id, `restarts (term ${host.status?.term})`);
+  }
+
+  /**
+   * A removal committed. Without PreVote and CheckQuorum a removed node that keeps running can
+   * depose leaders for ever (thesis §4.2.3), so an operator must stop it: the simulator does, a
+   * moment later. With both, it keeps running, and the cluster must shrug it off.
+   */
+  #confChangeApplied(entry: Entry): void {
+    const record = decodeConfChangeEntry(entry.data);
+    assert(record !== undefined, `entry ${entry.index} is not a configuration change`);
+    const { type, node } = record.change;
+    if (type !== 'remove-voter' && type !== 'remove-learner') return;
+    const { preVote, checkQuorum } = this.#profile.raft;
+    if (preVote !== false && checkQuorum !== false) return;
+    if (this.#retired.has(node)) return;
+    this.#retired.add(node);
+    this.#clock.schedule(0, () => {
+      const host = this.#hosts[node - 1];
+      if (host === undefined) return;
+      this.#crash(host);
+      this.#trace.record(this.#clock.now, node, 'is shut down: its removal committed');
+    });
   }
 
   #leader(): NodeHost | undefined {
@@ -314,6 +350,7 @@ class Simulation {
   /** Runs events up to `untilUs` or until `done()` holds after a step. Returns whether it did. */
   #runUntil(untilUs: number, done: () => boolean): boolean {
     const { tickUs, ids } = this.#profile;
+    // Bounded by the traffic check below: a run that outpaces it is a storm, and fails.
     for (;;) {
       const next = this.#clock.peekTime();
       if (next === undefined || next > untilUs) return false;
@@ -426,10 +463,12 @@ class Simulation {
   /**
    * Time to bring the most lagging node up to date at the quiet network's pace, which the liveness
    * bound allows on top of the elections: a seed with one-entry appends and a follower thousands
-   * of entries behind needs it, however healthy the cluster.
+   * of entries behind needs it, however healthy the cluster. So does a snapshot in many small
+   * chunks: the core resends lost or overtaken chunks at heartbeats, so one chunk per heartbeat is
+   * the pace allowed.
    */
   #catchUpTicks(): number {
-    const { raft, disk, tickUs } = this.#profile;
+    const { raft, disk, tickUs, snapshotFillerBytes } = this.#profile;
     const network = quietNetwork(this.#profile);
     let lastIndex = 0;
     for (const host of this.#hosts) lastIndex = Math.max(lastIndex, host.log.lastIndex);
@@ -437,7 +476,10 @@ class Simulation {
     for (const host of this.#hosts) lag = Math.max(lag, lastIndex - host.appliedLength);
     const entriesPerRoundTrip = (raft.maxEntriesPerAppend ?? 1) * (raft.maxInflightAppends ?? 1);
     const roundTripUs = 2 * (network.delayMaxUs + disk.maxUs);
-    return Math.ceil((Math.ceil(lag / entriesPerRoundTrip) * roundTripUs) / tickUs);
+    const appendTicks = Math.ceil((Math.ceil(lag / entriesPerRoundTrip) * roundTripUs) / tickUs);
+    const snapshotBytes = snapshotHeaderBytes + snapshotFillerBytes;
+    const chunks = Math.ceil(snapshotBytes / (raft.maxSnapshotChunkBytes ?? snapshotBytes));
+    return appendTicks + chunks * (raft.heartbeatTicks ?? 1);
   }
 
   /** The leader every running member of its configuration follows in its term. */
