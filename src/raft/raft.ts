@@ -958,8 +958,13 @@ export class Raft {
     if (progress === undefined) return;
     if (message.installed) {
       if (message.matchIndex > this.log.lastIndex()) return;
-      progress.maybeUpdate(message.matchIndex);
-      if (progress.state !== 'replicate') progress.becomeReplicate();
+      // A duplicate or overtaken answer teaches nothing. Acting on it would start a new transfer
+      // per copy when the log is compacted again meanwhile: duplicates would make a storm.
+      if (!progress.maybeUpdate(message.matchIndex)) return;
+      if (progress.state === 'probe') progress.becomeReplicate();
+      else if (progress.state === 'snapshot' && progress.match >= (progress.snapshot?.index ?? 0)) {
+        progress.becomeReplicate();
+      }
       this.#maybeCommit();
       if (this.#role !== 'leader') return;
       if (!this.#maybeSendTimeoutNow(message.from)) this.#sendAppends(message.from);

@@ -61,6 +61,12 @@ export function formatMessage(message: Message): string {
       return message.success
         ? `${head} ok match=${message.matchIndex}`
         : `${head} rejected hint=${message.rejectHint}`;
+    case 'InstallSnapshot':
+      return `${head} snapshot=${message.snapshot.index}@t${message.snapshot.term} offset=${message.offset}/${message.totalBytes}${message.done ? ' done' : ''}`;
+    case 'InstallSnapshotResponse':
+      return message.installed
+        ? `${head} snapshot=${message.snapshotIndex} installed match=${message.matchIndex}`
+        : `${head} snapshot=${message.snapshotIndex} holds ${message.receivedBytes} bytes`;
     default:
       return head;
   }
