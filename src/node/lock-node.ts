@@ -275,6 +275,8 @@ export class LockNode implements LockService, ClusterService {
       heartbeatTicks: options.heartbeatTicks,
       random: createRandom(options.seed),
       persisted,
+      // A leader's appends leave before its own fsync, which then overlaps its followers'.
+      earlyMessages: true,
     });
     const node = new LockNode(options, raft);
     if (persisted.snapshot !== undefined) node.#state.restore(persisted.snapshot);

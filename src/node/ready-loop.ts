@@ -10,7 +10,7 @@ import type { Ready } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 
 export interface ReadyHandler {
-  /** Steps 1 to 4 of the Ready contract. */
+  /** Steps 0 to 4 of the Ready contract. */
   handle(ready: Ready): Promise<void>;
   /** After advance(): what the host does between batches. */
   afterAdvance(): Promise<void>;

@@ -8,7 +8,7 @@ import { LockdError } from '../errors.js';
 import { decodeCommand } from '../locks/codec.js';
 import { LockStateMachine } from '../locks/state-machine.js';
 import type { RawNode } from '../raft/raw-node.js';
-import { type Entry, EntryType, type Ready, type Snapshot } from '../raft/types.js';
+import { type Entry, EntryType, type Message, type Ready, type Snapshot } from '../raft/types.js';
 import type { RaftStorage } from '../storage/storage.js';
 import type { PeerTransport } from '../transport/transport.js';
 import { assert } from '../util/assert.js';
@@ -49,9 +49,10 @@ export class ReplicatedState {
     return this.#locks;
   }
 
-  /** The Ready contract, steps 1 to 4. */
+  /** The Ready contract, steps 0 to 4. */
   async handleReady(ready: Ready): Promise<void> {
-    const { storage, membership, reads, logger, raft } = this.#options;
+    const { storage, reads, logger, raft } = this.#options;
+    this.#send(ready.earlyMessages);
     if (ready.snapshot !== undefined || ready.hardState !== undefined || ready.entries.length > 0) {
       await storage.save({
         snapshot: ready.snapshot,
@@ -59,20 +60,22 @@ export class ReplicatedState {
         entries: ready.entries,
       });
     }
-    // A membership change appended in this batch may name a peer to send to.
-    membership.syncPeers();
-    const transport = this.#options.transport();
-    if (transport === undefined) {
-      assert(ready.messages.length === 0, 'a node without a peer link has no one to send to');
-    } else {
-      transport.send(ready.messages);
-    }
+    this.#send(ready.messages);
     if (ready.snapshot !== undefined) this.restore(ready.snapshot);
     this.#apply(ready.committedEntries);
     reads.confirmed(ready.readStates);
     if (ready.softState !== undefined) {
       logger.info({ ...ready.softState, term: raft.status().term }, 'raft role changed');
     }
+  }
+
+  #send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    // A membership change appended in this batch may name a peer to send to.
+    this.#options.membership.syncPeers();
+    const transport = this.#options.transport();
+    assert(transport !== undefined, 'a node without a peer link has no one to send to');
+    transport.send(messages);
   }
 
   /** Between batches (after advance()). */

@@ -71,6 +71,11 @@ export interface RawNodeOptions {
   /** The largest snapshot a follower takes from its leader, held in memory whole (default 1 GiB). */
   readonly maxSnapshotBytes?: number;
   /**
+   * Hand a leader's replication messages out in `Ready.earlyMessages`, to be sent before the
+   * Ready is persisted (default false: every message in `Ready.messages`). See `Ready`.
+   */
+  readonly earlyMessages?: boolean;
+  /**
    * TEST ONLY: deliberate bugs, so that tests can show the simulator catches them. Production
    * code never sets this. See TestingBugs in raft.ts.
    */
@@ -116,6 +121,7 @@ export class RawNode {
   readonly #raft: Raft;
   readonly #maxCommittedEntriesPerReady: number;
   readonly #testingBugs: TestingBugs;
+  readonly #earlyMessages: boolean;
   /** The soft and hard state last handed out, to tell whether they changed since. */
   #previousSoftState: SoftState = { role: 'follower', leader: noNode };
   #previousHardState: HardState;
@@ -127,6 +133,7 @@ export class RawNode {
     this.#maxCommittedEntriesPerReady =
       options.maxCommittedEntriesPerReady ?? defaults.maxCommittedEntriesPerReady;
     this.#testingBugs = options.testingBugs ?? {};
+    this.#earlyMessages = options.earlyMessages ?? false;
     this.#previousHardState = options.persisted.hardState;
     this.#raft = new Raft({
       id: options.id,
@@ -251,11 +258,13 @@ export class RawNode {
         (committedEntries[0]?.index ?? snapshot.index + 1) === snapshot.index + 1,
       'committed entries follow the snapshot',
     );
+    const { early, late } = this.#splitMessages(raft.takeMessages());
     const ready: Ready = {
       softState: sameSoftState(softState, this.#previousSoftState) ? undefined : softState,
       hardState: sameHardState(hardState, this.#previousHardState) ? undefined : hardState,
       entries,
-      messages: raft.takeMessages(),
+      earlyMessages: early,
+      messages: late,
       committedEntries,
       snapshot,
       readStates: raft.takeReadStates(),
@@ -266,6 +275,30 @@ export class RawNode {
     const appliedTo = Math.min(lastCommitted?.index ?? log.applied, log.committed);
     this.#outstanding = { appliedTo };
     return ready;
+  }
+
+  /**
+   * Thesis §10.2.1: a leader may replicate entries before they are on its own disk, so that its
+   * fsync and its followers' overlap. Its AppendEntries, Heartbeat and InstallSnapshot promise
+   * nothing about its disk, provided their term was durable before this Ready: a leader elected
+   * alone (one voter, learners listening) must not be heard in a term it could forget, or after a
+   * crash it could lead that term again with other entries at the same indexes. Commit indexes
+   * they carry are safe too: an entry is counted only once followers acknowledge it, which takes
+   * a message of a Ready taken after the one whose persistence is under way.
+   */
+  #splitMessages(messages: Message[]): { early: Message[]; late: Message[] } {
+    if (!this.#earlyMessages) return { early: [], late: messages };
+    const durableTerm = this.#previousHardState.term;
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const message of messages) {
+      const replication =
+        message.type === 'AppendEntries' ||
+        message.type === 'Heartbeat' ||
+        message.type === 'InstallSnapshot';
+      (replication && message.term === durableTerm ? early : late).push(message);
+    }
+    return { early, late };
   }
 
   /** The host persisted, sent and applied everything in the last Ready. */

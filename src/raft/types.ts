@@ -277,6 +277,8 @@ export type ReadState =
 
 /**
  * One batch of work for the host. The I/O ordering contract:
+ * 0. Send `earlyMessages` at once: a leader's replication traffic, which promises nothing about
+ *    this node's disk (empty unless RawNodeOptions.earlyMessages is set; see thesis §10.2.1).
  * 1. Persist, durably (fsync) and in one write:
  *    - `snapshot`, if set: it replaces the whole stored log. Discard every stored entry and keep
  *      the snapshot (with its metadata) in their place; the log now continues at snapshot.index+1.
@@ -297,6 +299,9 @@ export interface Ready {
   readonly softState: SoftState | undefined;
   readonly hardState: HardState | undefined;
   readonly entries: readonly Entry[];
+  /** Step 0: may leave before this Ready is persisted. */
+  readonly earlyMessages: readonly Message[];
+  /** Step 2: only after this Ready is persisted. */
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   /** A snapshot received from the leader (this node had fallen behind its compacted log). */

@@ -8,7 +8,9 @@ import { type Entry, EntryType, emptyHardState, type Message } from '../../src/r
 import { AssertionError } from '../../src/util/assert.js';
 import {
   appendEntries,
+  appendResponse,
   drain,
+  electNode1,
   entry,
   log,
   newNode,
@@ -308,5 +310,64 @@ describe('purity', () => {
       for (const pattern of forbidden)
         assert.doesNotMatch(source, pattern, `${file} uses ${pattern}`);
     }
+  });
+});
+
+describe('early messages (thesis §10.2.1: a leader replicates while it persists)', () => {
+  const types = (messages: readonly Message[]) => messages.map((m) => `${m.type}->${m.to}`);
+
+  test('a leader sends appends of a durable term early; those of the term this Ready makes durable wait', () => {
+    const node = newNode({ earlyMessages: true });
+    electNode1(node);
+    const first = take(node);
+    assert.equal(first.hardState?.term, 1);
+    assert.deepEqual(types(first.earlyMessages), []);
+    assert.deepEqual(types(first.messages), [
+      'RequestVote->2',
+      'RequestVote->3',
+      'AppendEntries->2',
+      'AppendEntries->3',
+    ]);
+    for (const from of [2, 3]) {
+      node.step(appendResponse({ from, term: 1, success: true, matchIndex: 1 }));
+    }
+    drain(node);
+    node.propose(data('x'));
+    const second = take(node);
+    assert.deepEqual(types(second.earlyMessages), ['AppendEntries->2', 'AppendEntries->3']);
+    assert.deepEqual(types(second.messages), []);
+  });
+
+  test('votes and acknowledgements always wait for the disk', () => {
+    const node = newNode({ earlyMessages: true });
+    node.step(requestVote({ from: 2, term: 1 }));
+    const vote = take(node);
+    assert.deepEqual(types(vote.earlyMessages), []);
+    assert.deepEqual(types(vote.messages), ['RequestVoteResponse->2']);
+    node.step(appendEntries({ from: 2, term: 1, entries: [entry(1, 1)] }));
+    const ack = take(node);
+    assert.deepEqual(types(ack.earlyMessages), []);
+    assert.deepEqual(types(ack.messages), ['AppendEntriesResponse->2']);
+  });
+
+  test('a leader elected alone is not heard by its learners before its term is durable', () => {
+    const node = newNode({ peers: [1], learners: [2], earlyMessages: true });
+    const first = take(node);
+    assert.equal(first.hardState?.term, 1);
+    assert.deepEqual(types(first.earlyMessages), []);
+    assert.deepEqual(types(first.messages), ['AppendEntries->2']);
+  });
+
+  test('off by default: every message waits', () => {
+    const node = newNode();
+    electNode1(node);
+    for (const from of [2, 3]) {
+      node.step(appendResponse({ from, term: 1, success: true, matchIndex: 1 }));
+    }
+    drain(node);
+    node.propose(data('x'));
+    const ready = take(node);
+    assert.deepEqual(ready.earlyMessages, []);
+    assert.deepEqual(types(ready.messages), ['AppendEntries->2', 'AppendEntries->3']);
   });
 });

@@ -337,12 +337,6 @@ function brokenPromise(host: NodeHost, message: Message): string | undefined {
       return !message.installed || message.matchIndex <= lastIndex
         ? undefined
         : `acknowledged a snapshot through ${message.matchIndex} with ${lastIndex} durable`;
-    case 'AppendEntries': {
-      const last = message.entries.at(-1);
-      return last === undefined || last.index <= lastIndex
-        ? undefined
-        : `sent entries through ${last.index} with ${lastIndex} durable`;
-    }
     default:
       return undefined;
   }

@@ -233,6 +233,7 @@ export class NodeHost {
       if (raw === undefined || this.#waiting !== undefined || !raw.hasReady()) return;
       const ready = raw.ready();
       this.#takeReady(raw, ready);
+      this.#sendAll(ready.earlyMessages);
       if (
         ready.hardState === undefined &&
         ready.entries.length === 0 &&
@@ -330,7 +331,11 @@ export class NodeHost {
   }
 
   #send(ready: Ready): void {
-    for (const message of ready.messages) {
+    this.#sendAll(ready.messages);
+  }
+
+  #sendAll(messages: readonly Message[]): void {
+    for (const message of messages) {
       this.#options.observer.messageSent(this, message);
       this.#options.send(message);
     }
