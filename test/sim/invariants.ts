@@ -298,8 +298,9 @@ export function linearizableReads(): Invariant {
 
 /**
  * The Ready contract: a message leaves only once what it promises is durable: its term, a granted
- * vote, a candidate's own vote, the entries or snapshot a follower acknowledges, the entries a
- * leader sends. A promise made in a term the node has since durably left holds vacuously (it can
+ * vote, a candidate's own vote, the entries or snapshot a follower acknowledges. A leader's own
+ * entries need not be durable before it sends them (Ready.earlyMessages, thesis §10.2.1), but the
+ * term it sends them in must be. A promise made in a term the node has since durably left holds vacuously (it can
  * never act in that term again). A pre-vote promises nothing (it is about a term not yet entered).
  */
 export function durableBeforeSend(): Invariant {
