@@ -21,6 +21,11 @@ export interface CliOptions {
   readonly listen: string | undefined;
   readonly dataDirectory: string;
   readonly inMemory: boolean;
+  /**
+   * The log format asked for with --storage; absent when not given, and then the data directory
+   * decides (an existing one keeps its format, a new one gets the WAL).
+   */
+  readonly storage?: StorageKind;
   readonly logLevel: LogLevel;
   readonly clusterFile: string | undefined;
   readonly id: number | undefined;
@@ -36,6 +41,9 @@ export interface CliOptions {
   readonly maxBodyBytes: number;
   readonly enableFaultInjection: boolean;
 }
+
+export const storageKinds = ['wal', 'lmdb'] as const;
+export type StorageKind = (typeof storageKinds)[number];
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -64,6 +72,11 @@ export const flagSpecs: readonly FlagSpec[] = [
     name: 'in-memory',
     value: undefined,
     description: 'keep nothing on disk: every lock is lost on exit',
+  },
+  {
+    name: 'storage',
+    value: storageKinds.join('|'),
+    description: 'log format of a new data directory (default: what it holds, else wal)',
   },
   { name: 'log-level', value: 'level', description: `${logLevels.join('|')} (default info)` },
   {
@@ -194,12 +207,14 @@ function toOptions(values: ReadonlyMap<string, string>): CliOptions {
   }
   const listen = values.get('listen');
   if (listen !== undefined) parseAddress(listen, '--listen');
+  const storage = storageFlag(values);
   return {
     help: values.has('help'),
     version: values.has('version'),
     listen,
     dataDirectory: values.get('data-dir') ?? './data',
     inMemory: values.has('in-memory'),
+    ...(storage === undefined ? {} : { storage }),
     logLevel,
     clusterFile,
     id: idText === undefined ? undefined : parseInteger(idText, '-id', 1, 2 ** 31 - 1),
@@ -232,6 +247,17 @@ function toOptions(values: ReadonlyMap<string, string>): CliOptions {
     maxBodyBytes: integerFlag(values, 'max-body-bytes', 65_536, 1024, 16 * 1024 * 1024),
     enableFaultInjection: values.has('enable-fault-injection'),
   };
+}
+
+function storageFlag(values: ReadonlyMap<string, string>): StorageKind | undefined {
+  const text = values.get('storage');
+  if (text === undefined) return undefined;
+  if (values.has('in-memory')) throw new UsageError('--in-memory and --storage exclude each other');
+  const kind = storageKinds.find((candidate) => candidate === text);
+  if (kind === undefined) {
+    throw new UsageError(`--storage must be one of ${storageKinds.join(', ')}, not '${text}'`);
+  }
+  return kind;
 }
 
 function integerFlag(

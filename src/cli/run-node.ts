@@ -1,15 +1,17 @@
 import { createHash, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import type { ClusterStatus } from '../api/cluster-service.js';
 import { buildServer } from '../api/server.js';
 import { type ClusterOptions, LockNode, type MemberAddresses } from '../node/lock-node.js';
-import { LmdbStorage } from '../storage/lmdb-storage.js';
+import { LmdbStorage, lmdbLayout } from '../storage/lmdb-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import type { RaftStorage } from '../storage/storage.js';
+import { walDirectoryName } from '../storage/wal-segments.js';
+import { WalStorage } from '../storage/wal-storage.js';
 import { type Address, formatAddress } from '../util/address.js';
-import { type CliOptions, parseAddress, UsageError } from './arguments.js';
+import { type CliOptions, parseAddress, type StorageKind, UsageError } from './arguments.js';
 import { peerPortOffset, readClusterFile } from './cluster-file.js';
 
 /** Raft timing: 100 ms ticks, elections after 1–2 s of silence, heartbeats every tick. */
@@ -100,8 +102,45 @@ function resolveSecret(options: CliOptions): {
   };
 }
 
-async function openStorage(options: CliOptions): Promise<RaftStorage> {
-  return options.inMemory ? new MemoryStorage() : LmdbStorage.open(resolve(options.dataDirectory));
+async function openStorage(options: CliOptions, logger: pino.Logger): Promise<RaftStorage> {
+  if (options.inMemory) return new MemoryStorage();
+  const dataDirectory = resolve(options.dataDirectory);
+  const kind = chooseStorageKind(dataDirectory, options.storage);
+  if (kind === 'lmdb') return LmdbStorage.open(dataDirectory);
+  const storage = await WalStorage.open(dataDirectory);
+  const torn = storage.tornWriteRecovered;
+  if (torn !== undefined) {
+    // Never acknowledged (a save resolves after its fsync), so nothing promised is lost.
+    logger.warn(
+      { segment: torn.sequence, offsetBytes: torn.offsetBytes, droppedBytes: torn.droppedBytes },
+      `the log ended in a write cut short by a crash; it was dropped: ${torn.reason}`,
+    );
+  }
+  return storage;
+}
+
+/**
+ * The log format of a data directory: the one it holds (a directory written by an older lockd
+ * holds LMDB's raft.mdb and keeps it, with no migration), else the one asked for, else the WAL.
+ */
+export function chooseStorageKind(
+  dataDirectory: string,
+  requested: StorageKind | undefined,
+): StorageKind {
+  const holdsLmdb = existsSync(join(dataDirectory, lmdbLayout.environmentFileName));
+  const holdsWal = existsSync(join(dataDirectory, walDirectoryName));
+  if (holdsLmdb && holdsWal) {
+    throw new UsageError(
+      `${dataDirectory} holds both an LMDB log (${lmdbLayout.environmentFileName}) and a WAL (${walDirectoryName}/): lockd cannot tell which is this node's log`,
+    );
+  }
+  const held: StorageKind | undefined = holdsLmdb ? 'lmdb' : holdsWal ? 'wal' : undefined;
+  if (held !== undefined && requested !== undefined && held !== requested) {
+    throw new UsageError(
+      `--storage ${requested}: ${dataDirectory} already holds a log in the ${held} format, which lockd does not convert`,
+    );
+  }
+  return held ?? requested ?? 'wal';
 }
 
 /** Starts one lockd node and serves until SIGTERM or SIGINT. */
@@ -127,7 +166,7 @@ export async function runNode(options: CliOptions, version: string): Promise<voi
   const node = await LockNode.start({
     id: topology.id,
     ...(cluster === undefined ? {} : { cluster }),
-    storage: await openStorage(options),
+    storage: await openStorage(options, logger),
     tickMs,
     electionTicks,
     heartbeatTicks,

@@ -6,7 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 import type { Entry, HardState, PersistedState, Snapshot } from '../../src/raft/types.js';
 import type { RaftStorage } from '../../src/storage/storage.js';
 import { AssertionError } from '../../src/util/assert.js';
-import { lmdbHarness, memoryHarness } from './harness.js';
+import { lmdbHarness, memoryHarness, walHarness } from './harness.js';
 import {
   confChangeEntry,
   entriesInTerm,
@@ -37,7 +37,13 @@ function assertRefused(message: RegExp) {
   };
 }
 
-for (const harness of [memoryHarness(), lmdbHarness()]) {
+for (const harness of [
+  memoryHarness(),
+  lmdbHarness(),
+  walHarness(),
+  // Tiny segments: nearly every write begins a new segment, and compactions delete old ones.
+  walHarness({ segmentBytesMax: 1024 }),
+]) {
   describe(`RaftStorage snapshots: ${harness.name}`, () => {
     afterEach(() => harness.cleanup());
 

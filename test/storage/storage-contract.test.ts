@@ -12,7 +12,7 @@ import {
 } from '../../src/raft/types.js';
 import type { StorageBatch } from '../../src/storage/storage.js';
 import { AssertionError } from '../../src/util/assert.js';
-import { lmdbHarness, memoryHarness } from './harness.js';
+import { lmdbHarness, memoryHarness, walHarness } from './harness.js';
 import {
   confChangeEntry,
   entriesInTerm,
@@ -28,7 +28,13 @@ const hardState = (term: number, vote: number, commit: number): HardState => ({
   commit,
 });
 
-for (const harness of [memoryHarness(), lmdbHarness()]) {
+for (const harness of [
+  memoryHarness(),
+  lmdbHarness(),
+  walHarness(),
+  // Tiny segments: nearly every write begins a new segment, and compactions delete old ones.
+  walHarness({ segmentBytesMax: 1024 }),
+]) {
   describe(`RaftStorage contract: ${harness.name}`, () => {
     afterEach(() => harness.cleanup());
 
