@@ -1,5 +1,5 @@
 /**
- * One lockd process per data directory. LMDB is built for many processes sharing one environment
+ * One lockd process per data directory. The WAL has no lock of its own, and LMDB is built for many processes sharing one environment
  * (its own `raft.mdb-lock` file coordinates them), so it cannot tell us that a second lockd opened
  * the same directory, and two Raft nodes writing one log would break every safety property.
  *

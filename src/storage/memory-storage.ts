@@ -1,6 +1,6 @@
 /**
  * RaftStorage kept in memory: for tests, the deterministic simulator and `--in-memory`. It checks
- * every batch exactly as LmdbStorage does, so a bug caught here is caught before it reaches disk.
+ * every batch exactly as the disk storages do, so a bug caught here is caught before it reaches disk.
  *
  * Simulating a crash: take `snapshot()` (everything acknowledged so far) and start the restarted
  * node on `new MemoryStorage(snapshot)`.

@@ -1,5 +1,5 @@
 /**
- * The byte layout of what LmdbStorage writes. Every record starts with a format version byte (so a
+ * The byte layout of what LmdbStorage writes (WalStorage frames its records itself, wal-records.ts). Every record starts with a format version byte (so a
  * later release can change the layout and still read old data) and ends with a CRC-32 of all the
  * bytes before it (LMDB itself does not checksum values).
  *
