@@ -50,7 +50,11 @@ export interface ReleaseCommand {
   readonly name: string;
   /** Release only this owner's hold; null = only an anonymous hold. */
   readonly owner: string | null;
-  /** When set, release only the hold with this fencing token (the node's own clean-ups). */
+  /**
+   * When set, release only the hold with this fencing token, and only if it was never renewed:
+   * the node's clean-up of a grant whose client went away. A renewal means the owner came back
+   * for it (and was told it holds it), so the clean-up must not take it away.
+   */
   readonly token: number | null;
   readonly handOff: HandOff | null;
 }
@@ -106,6 +110,11 @@ export interface Hold {
   readonly ttlMs: number | null;
   /** acquiredAtMs (or the last refresh) + ttlMs; null without a lease. */
   readonly expiresAtMs: number | null;
+  /**
+   * Whether its owner renewed it since the grant (a refresh, or the same owner acquiring again):
+   * then the owner has it for sure, and a node's clean-up of a grant nobody received leaves it.
+   */
+  readonly renewed: boolean;
 }
 
 /** The limit a refused grant ran into, named as the flag that sets it. */

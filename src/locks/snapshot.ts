@@ -3,9 +3,12 @@
  * same bytes on every node, locks in name order, holders in grant order. Layout, versioned by its
  * first byte (field encodings in bytes.ts):
  *
- *   version(1 byte = 1) appliedIndex timeMs lastGrantIndex lockCount lock*
+ *   version(1 byte = 2) appliedIndex timeMs lastGrantIndex lockCount lock*
  *   lock:  name mode(1 byte: 0 exclusive, 1 shared) limit? holderCount holder*
- *   holder: owner (byte string, empty = anonymous) token acquiredAtMs ttlMs? expiresAtMs?
+ *   holder: owner (byte string, empty = anonymous) token acquiredAtMs ttlMs? expiresAtMs? renewed
+ *
+ * `renewed` is a byte, 0 or 1. Version 1 (lockd before it) had no `renewed`: its holds read as
+ * renewed, which is the safe side (a clean-up then leaves them to their lease or their owner).
  *
  * Decoding checks every invariant of the state machine, so a restored state is one apply() could
  * have produced.
@@ -14,7 +17,9 @@ import { ByteReader, ByteWriter, MalformedBytesError } from './bytes.js';
 import { commandNameBytesMax, commandOwnerBytesMax } from './codec.js';
 import type { Hold, LockMode } from './commands.js';
 
-export const snapshotFormatVersion = 1;
+export const snapshotFormatVersion = 2;
+/** Snapshots written before holds carried `renewed`. */
+const snapshotFormatVersionWithoutRenewed = 1;
 
 export interface LockRecordData {
   readonly mode: LockMode;
@@ -53,7 +58,8 @@ export function encodeSnapshot(data: SnapshotData): Uint8Array {
         .uint(hold.token)
         .uint(hold.acquiredAtMs)
         .optionalUint(hold.ttlMs)
-        .optionalUint(hold.expiresAtMs);
+        .optionalUint(hold.expiresAtMs)
+        .byte(hold.renewed ? 1 : 0);
     }
   }
   return writer.finish();
@@ -72,7 +78,10 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotData {
 
 function readSnapshot(reader: ByteReader): SnapshotData {
   const version = reader.byte();
-  if (version !== snapshotFormatVersion) fail(`unknown snapshot version ${version}`);
+  if (version !== snapshotFormatVersion && version !== snapshotFormatVersionWithoutRenewed) {
+    fail(`unknown snapshot version ${version}`);
+  }
+  const withRenewed = version === snapshotFormatVersion;
   const appliedIndex = reader.uint();
   const timeMs = reader.uint();
   const lastGrantIndex = reader.uint();
@@ -85,7 +94,7 @@ function readSnapshot(reader: ByteReader): SnapshotData {
     const name = reader.byteString('name', 1, commandNameBytesMax);
     if (previousName !== undefined && !(previousName < name)) fail(`lock ${name} out of order`);
     previousName = name;
-    const lock = readLock(reader, name, lastGrantIndex);
+    const lock = readLock(reader, name, lastGrantIndex, withRenewed);
     for (const hold of lock.holders) {
       if (tokens.has(hold.token)) fail(`token ${hold.token} held twice`);
       tokens.add(hold.token);
@@ -96,7 +105,12 @@ function readSnapshot(reader: ByteReader): SnapshotData {
   return { appliedIndex, timeMs, lastGrantIndex, locks };
 }
 
-function readLock(reader: ByteReader, name: string, lastGrantIndex: number): LockRecordData {
+function readLock(
+  reader: ByteReader,
+  name: string,
+  lastGrantIndex: number,
+  withRenewed: boolean,
+): LockRecordData {
   const modeValue = reader.byte();
   if (modeValue !== modeByte.exclusive && modeValue !== modeByte.shared) {
     fail(`lock ${name}: mode byte ${modeValue}`);
@@ -110,7 +124,7 @@ function readLock(reader: ByteReader, name: string, lastGrantIndex: number): Loc
   }
   const holders: Hold[] = [];
   for (let count = 0; count < holderCount; count++) {
-    const hold = readHold(reader, name);
+    const hold = readHold(reader, name, withRenewed);
     if (hold.token > lastGrantIndex) fail(`lock ${name}: token ${hold.token} after last grant`);
     if (holders.length > 0 && (holders.at(-1)?.token ?? 0) >= hold.token) {
       fail(`lock ${name}: holders out of grant order`);
@@ -124,17 +138,26 @@ function readLock(reader: ByteReader, name: string, lastGrantIndex: number): Loc
   return { mode, limit, holders };
 }
 
-function readHold(reader: ByteReader, name: string): Hold {
+function readHold(reader: ByteReader, name: string, withRenewed: boolean): Hold {
   const ownerBytes = reader.byteString('owner', 0, commandOwnerBytesMax);
   const token = reader.uint();
   const acquiredAtMs = reader.uint();
   const ttlMs = reader.optionalUint();
   const expiresAtMs = reader.optionalUint();
+  const renewed = withRenewed ? reader.byte() : 1;
+  if (renewed > 1) fail(`lock ${name}: renewed byte ${renewed}`);
   if (token < 1) fail(`lock ${name}: token 0`);
   if (ttlMs === 0 || (ttlMs === null) !== (expiresAtMs === null)) {
     fail(`lock ${name}: ttlMs ${ttlMs} with expiresAtMs ${expiresAtMs}`);
   }
-  return { owner: ownerBytes === '' ? null : ownerBytes, token, acquiredAtMs, ttlMs, expiresAtMs };
+  return {
+    owner: ownerBytes === '' ? null : ownerBytes,
+    token,
+    acquiredAtMs,
+    ttlMs,
+    expiresAtMs,
+    renewed: renewed === 1,
+  };
 }
 
 function fail(message: string): never {

@@ -272,7 +272,8 @@ export class LockStateMachine {
     if (lock === undefined) return { outcome: 'not-locked' };
     const target = lock.holders.find(
       (hold) =>
-        hold.owner === command.owner && (command.token === null || hold.token === command.token),
+        hold.owner === command.owner &&
+        (command.token === null || (hold.token === command.token && !hold.renewed)),
     );
     if (target === undefined) return { outcome: 'not-owner', holders: [...lock.holders] };
     this.#removeHold(command.name, lock, target, 'release');
@@ -364,6 +365,7 @@ export class LockStateMachine {
       acquiredAtMs: now,
       ttlMs: request.ttlMs,
       expiresAtMs: leaseEnd(now, request.ttlMs),
+      renewed: false,
     };
     let lock = this.#locks.get(name);
     if (lock === undefined) {
@@ -386,7 +388,12 @@ export class LockStateMachine {
     const lock = this.#lockAt(name);
     const position = lock.holders.indexOf(hold);
     if (position < 0) assert(false, `renew of a hold ${hold.token} that ${name} does not have`);
-    const renewed: Hold = { ...hold, ttlMs, expiresAtMs: leaseEnd(this.#timeMs, ttlMs) };
+    const renewed: Hold = {
+      ...hold,
+      ttlMs,
+      expiresAtMs: leaseEnd(this.#timeMs, ttlMs),
+      renewed: true,
+    };
     this.#deleteDeadline(name, hold);
     lock.holders[position] = renewed;
     this.#addDeadline(name, renewed);

@@ -199,8 +199,37 @@ describe(`LockStateMachine on random logs (fast-check seed ${seed}; LOCKD_TEST_S
 describe('snapshots', () => {
   test('an empty machine round-trips to the same bytes', () => {
     const bytes = new LockStateMachine().snapshot();
-    assert.deepEqual([...bytes], [1, 0, 0, 0, 0]);
+    assert.deepEqual([...bytes], [2, 0, 0, 0, 0]);
     assert.deepEqual(LockStateMachine.restore(bytes).snapshot(), bytes);
+  });
+
+  test('whether a hold was renewed survives a snapshot; holds of a version 1 snapshot read as renewed', () => {
+    const machine = new LockStateMachine();
+    machine.apply(1, acquire('fresh', 1_000, { owner: 'a' }));
+    machine.apply(2, acquire('again', 1_000, { owner: 'a' }));
+    machine.apply(3, acquire('again', 1_001, { owner: 'a' }));
+    const restored = LockStateMachine.restore(machine.snapshot());
+    assert.deepEqual(
+      ['fresh', 'again'].map((name) => restored.get(name)?.holders[0]?.renewed),
+      [false, true],
+    );
+    const versionOne = new ByteWriter()
+      .byte(1)
+      .uint(1)
+      .uint(1_000)
+      .uint(1)
+      .uint(1)
+      .byteString('old')
+      .byte(0)
+      .optionalUint(null)
+      .uint(1)
+      .byteString('a')
+      .uint(1)
+      .uint(1_000)
+      .optionalUint(null)
+      .optionalUint(null)
+      .finish();
+    assert.equal(LockStateMachine.restore(versionOne).get('old')?.holders[0]?.renewed, true);
   });
 
   test('the restored machine answers as the original: holds, leases, names, time', () => {
@@ -220,7 +249,14 @@ describe('snapshots', () => {
     assert.equal(restored.apply(5, acquire('x', 1_049, { owner: 'c' })).result.outcome, 'conflict');
     assert.deepEqual(restored.apply(6, acquire('x', 1_050, { owner: 'c' })).result, {
       outcome: 'acquired',
-      hold: { owner: 'c', token: 6, acquiredAtMs: 1_050, ttlMs: null, expiresAtMs: null },
+      hold: {
+        owner: 'c',
+        token: 6,
+        acquiredAtMs: 1_050,
+        ttlMs: null,
+        expiresAtMs: null,
+        renewed: false,
+      },
       mode: 'exclusive',
       renewed: false,
     });
@@ -231,9 +267,30 @@ describe('snapshots', () => {
   const cases: { name: string; bytes: Uint8Array; message: RegExp }[] = [
     { name: 'no bytes', bytes: new Uint8Array(), message: /truncated/ },
     {
-      name: 'version 2',
-      bytes: new Uint8Array([2, 0, 0, 0, 0]),
-      message: /unknown snapshot version 2/,
+      name: 'version 3',
+      bytes: new Uint8Array([3, 0, 0, 0, 0]),
+      message: /unknown snapshot version 3/,
+    },
+    {
+      name: 'a renewed byte other than 0 or 1',
+      bytes: new ByteWriter()
+        .byte(2)
+        .uint(1)
+        .uint(0)
+        .uint(1)
+        .uint(1)
+        .byteString('a')
+        .byte(0)
+        .optionalUint(null)
+        .uint(1)
+        .byteString('o')
+        .uint(1)
+        .uint(0)
+        .optionalUint(null)
+        .optionalUint(null)
+        .byte(2)
+        .finish(),
+      message: /lock a: renewed byte 2/,
     },
     { name: 'trailing bytes', bytes: new Uint8Array([1, 0, 0, 0, 0, 0]), message: /left over/ },
     {

@@ -47,6 +47,7 @@ function hold(
   token: number,
   acquiredAtMs: number,
   ttlMs: number | null = null,
+  renewed = false,
 ): Hold {
   return {
     owner,
@@ -54,6 +55,7 @@ function hold(
     acquiredAtMs,
     ttlMs,
     expiresAtMs: ttlMs === null ? null : acquiredAtMs + ttlMs,
+    renewed,
   };
 }
 
@@ -112,7 +114,7 @@ describe('acquire', () => {
   test('by the same owner again: same token, lease refreshed from now, a refresh event', () => {
     const log = new Log();
     log.apply(acquire('foo', 1_000, { owner: 'a', ttlMs: 500 }));
-    const renewed: Hold = { ...hold('a', 1, 1_000, 800), expiresAtMs: 1_200 + 800 };
+    const renewed: Hold = { ...hold('a', 1, 1_000, 800, true), expiresAtMs: 1_200 + 800 };
     assert.deepEqual(log.apply(acquire('foo', 1_200, { owner: 'a', ttlMs: 800 })), {
       result: { outcome: 'acquired', hold: renewed, mode: 'exclusive', renewed: true },
       events: [event('refresh', 'foo', 'a', 1, 2, 0, 1_200)],
@@ -329,12 +331,12 @@ describe('refresh', () => {
   test('extends the lease from now, keeping the TTL unless a new one is given', () => {
     const log = new Log();
     log.apply(acquire('foo', 1_000, { owner: 'a', ttlMs: 500 }));
-    const kept: Hold = { ...hold('a', 1, 1_000, 500), expiresAtMs: 1_900 };
+    const kept: Hold = { ...hold('a', 1, 1_000, 500, true), expiresAtMs: 1_900 };
     assert.deepEqual(log.apply(refresh('foo', 1_400, 'a')), {
       result: { outcome: 'refreshed', hold: kept, mode: 'exclusive' },
       events: [event('refresh', 'foo', 'a', 1, 2, 0, 1_400)],
     });
-    const changed: Hold = { ...hold('a', 1, 1_000, 2_000), expiresAtMs: 3_800 };
+    const changed: Hold = { ...hold('a', 1, 1_000, 2_000, true), expiresAtMs: 3_800 };
     assert.deepEqual(log.result(refresh('foo', 1_800, 'a', 2_000)), {
       outcome: 'refreshed',
       hold: changed,
@@ -369,13 +371,13 @@ describe('refresh', () => {
     log.apply(acquire('foo', 1_000, { owner: 'a' }));
     assert.deepEqual(log.result(refresh('foo', 1_100, 'a')), {
       outcome: 'refreshed',
-      hold: hold('a', 1, 1_000),
+      hold: hold('a', 1, 1_000, null, true),
       mode: 'exclusive',
     });
     assert.equal(log.machine.leaseCount, 0);
     assert.deepEqual(log.result(refresh('foo', 1_100, 'a', 50)), {
       outcome: 'refreshed',
-      hold: { ...hold('a', 1, 1_000, 50), expiresAtMs: 1_150 },
+      hold: { ...hold('a', 1, 1_000, 50, true), expiresAtMs: 1_150 },
       mode: 'exclusive',
     });
     assert.equal(log.machine.leaseCount, 1);
@@ -612,11 +614,43 @@ describe('hand-off: a command that frees room grants the head waiter in the same
       token: 1,
       handOff: {
         waiterId: 4,
-        hold: { ...hold('b', 2, 1, 30), expiresAtMs: 35 },
+        hold: { ...hold('b', 2, 1, 30, true), expiresAtMs: 35 },
         mode: 'shared',
         renewed: true,
       },
     });
+  });
+});
+
+describe('a clean-up release by token (a grant whose client went away)', () => {
+  test('releases the hold as granted', () => {
+    const log = new Log();
+    log.apply(acquire('foo', 1_000, { owner: 'a', ttlMs: 500 }));
+    assert.deepEqual(log.result(release('foo', 1_100, { owner: 'a', token: 1 })), {
+      outcome: 'released',
+      token: 1,
+      handOff: null,
+    });
+  });
+
+  test('leaves it once its owner renewed it: the owner came back and was told it holds it', () => {
+    const log = new Log();
+    log.apply(acquire('foo', 1_000, { owner: 'a', ttlMs: 500 }));
+    log.apply(refresh('foo', 1_100, 'a'));
+    log.apply(acquire('bar', 1_100, { owner: 'a' }));
+    log.apply(acquire('bar', 1_200, { owner: 'a' }));
+    for (const [name, token] of [
+      ['foo', 1],
+      ['bar', 3],
+    ] as const) {
+      assert.equal(
+        log.result(release(name, 1_300, { owner: 'a', token })).outcome,
+        'not-owner',
+        `${name} stays held`,
+      );
+    }
+    // The owner's own release (no token) still releases it.
+    assert.equal(log.result(release('foo', 1_300, { owner: 'a' })).outcome, 'released');
   });
 });
 
