@@ -74,10 +74,8 @@ async function renewedGrantSurvives(retryPath: string, waitMs: number): Promise<
 
 describe('a grant whose client went away, renewed by the same owner', () => {
   test('a refresh answered 200 keeps the lock held', () =>
-    renewedGrantSurvives('/lock/r/refresh?owner=o&ttl=10000', 1_000),
-  );
+    renewedGrantSurvives('/lock/r/refresh?owner=o&ttl=10000', 1_000));
 
   test('a re-acquire answered 200 keeps the lock held', () =>
-    renewedGrantSurvives('/lock/r?owner=o&ttl=10000', 0),
-  );
+    renewedGrantSurvives('/lock/r?owner=o&ttl=10000', 0));
 });
