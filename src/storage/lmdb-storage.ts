@@ -27,7 +27,6 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import {
-  type ConfState,
   type Entry,
   emptyHardState,
   type HardState,
@@ -53,7 +52,12 @@ import {
   encodeSnapshotMarker,
   type SnapshotMarker,
 } from './record-codec.js';
-import { readLatestSnapshot, type SnapshotRecord, writeSnapshotFile } from './snapshot-files.js';
+import {
+  readLatestSnapshot,
+  type SnapshotRecord,
+  snapshotFromRecord,
+  writeSnapshotFile,
+} from './snapshot-files.js';
 import type { RaftStorage, StorageBatch } from './storage.js';
 
 /** Names of what LmdbStorage keeps in the data directory. Exported for tests and tooling. */
@@ -354,30 +358,6 @@ async function finishSnapshot(
     for (let index = marker.index + 1; index <= lastRemoved; index++) entries.removeSync(index);
   });
   await root.flushed;
-}
-
-function snapshotFromRecord(record: SnapshotRecord, dataDir: string): Snapshot {
-  const metadata = record.metadata as { confState?: unknown } | null;
-  const confState = typeof metadata === 'object' && metadata !== null ? metadata.confState : null;
-  if (!isConfState(confState)) {
-    throw new StorageCorruptError(
-      dataDir,
-      `the snapshot at ${record.index} has no readable membership in its metadata`,
-    );
-  }
-  return {
-    index: record.index,
-    term: record.term,
-    confState: { voters: [...confState.voters], learners: [...confState.learners] },
-    // A plain copy: msgpack hands out a Buffer, which may be a view into a shared pool.
-    data: new Uint8Array(record.data),
-  };
-}
-
-function isConfState(value: unknown): value is ConfState {
-  if (typeof value !== 'object' || value === null) return false;
-  const { voters, learners } = value as Record<string, unknown>;
-  return Array.isArray(voters) && Array.isArray(learners);
 }
 
 function readSnapshotMarker(databases: Databases, dataDir: string): SnapshotMarker | undefined {

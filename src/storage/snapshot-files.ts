@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
+import type { ConfState, Snapshot } from '../raft/types.js';
 import { crc32 } from '../util/crc32.js';
 import { StorageCorruptError } from './log-checks.js';
 
@@ -140,4 +141,29 @@ function fsyncDirectory(directory: string): void {
   } finally {
     closeSync(descriptor);
   }
+}
+
+/** The Raft snapshot a file holds, its membership read from the metadata. */
+export function snapshotFromRecord(record: SnapshotRecord, dataDir: string): Snapshot {
+  const metadata = record.metadata as { confState?: unknown } | null;
+  const confState = typeof metadata === 'object' && metadata !== null ? metadata.confState : null;
+  if (!isConfState(confState)) {
+    throw new StorageCorruptError(
+      dataDir,
+      `the snapshot at ${record.index} has no readable membership in its metadata`,
+    );
+  }
+  return {
+    index: record.index,
+    term: record.term,
+    confState: { voters: [...confState.voters], learners: [...confState.learners] },
+    // A plain copy: msgpack hands out a Buffer, which may be a view into a shared pool.
+    data: new Uint8Array(record.data),
+  };
+}
+
+function isConfState(value: unknown): value is ConfState {
+  if (typeof value !== 'object' || value === null) return false;
+  const { voters, learners } = value as Record<string, unknown>;
+  return Array.isArray(voters) && Array.isArray(learners);
 }

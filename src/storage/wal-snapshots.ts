@@ -8,13 +8,13 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfState, Snapshot } from '../raft/types.js';
+import type { Snapshot } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { StorageCorruptError } from './log-checks.js';
 import {
   readSnapshotFile,
-  type SnapshotRecord,
   snapshotDirectory,
+  snapshotFromRecord,
   writeSnapshotFile,
 } from './snapshot-files.js';
 
@@ -89,28 +89,4 @@ function snapshotIndexes(dataDir: string): number[] {
     if (match?.[1] !== undefined) indexes.push(Number(match[1]));
   }
   return indexes;
-}
-
-function snapshotFromRecord(record: SnapshotRecord, dataDir: string): Snapshot {
-  const metadata = record.metadata as { confState?: unknown } | null;
-  const confState = typeof metadata === 'object' && metadata !== null ? metadata.confState : null;
-  if (!isConfState(confState)) {
-    throw new StorageCorruptError(
-      dataDir,
-      `the snapshot at ${record.index} has no readable membership in its metadata`,
-    );
-  }
-  return {
-    index: record.index,
-    term: record.term,
-    confState: { voters: [...confState.voters], learners: [...confState.learners] },
-    // A plain copy: msgpack hands out a Buffer, which may be a view into a shared pool.
-    data: new Uint8Array(record.data),
-  };
-}
-
-function isConfState(value: unknown): value is ConfState {
-  if (typeof value !== 'object' || value === null) return false;
-  const { voters, learners } = value as Record<string, unknown>;
-  return Array.isArray(voters) && Array.isArray(learners);
 }
