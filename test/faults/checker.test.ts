@@ -94,6 +94,25 @@ describe('histories that are linearizable pass', () => {
     assert.equal(result.stats.unknown, 2);
   });
 
+  test('a lost grant that lockd cleaned up: held, then free well within its ttl (its client gave up)', () => {
+    const history = new HistoryBuilder()
+      .acquire('a', [0, 10], lost, 10_000)
+      .check([20, 30], ok({ holder: 'a', token: 4 }))
+      .check([40, 50], notLocked)
+      .acquire('b', [60, 70], ok({ token: 9 }))
+      .build();
+    assertVerdict(checkHistory(history), []);
+  });
+
+  test('a lost grant its owner renewed is no longer cleaned up: free within the renewed ttl is caught', () => {
+    const history = new HistoryBuilder()
+      .acquire('a', [0, 10], lost, 10_000)
+      .refresh('a', [20, 30], ok({ token: 4 }), 10_000)
+      .check([40, 50], notLocked)
+      .build();
+    assert.equal(checkHistory(history).ok, false);
+  });
+
   test('a lost release that took effect only after its owner checked the lock', () => {
     const history = new HistoryBuilder()
       .acquire('a', [0, 10], ok({ token: 1 }))

@@ -207,7 +207,7 @@ export function applyUnknownEffect(
   const owner = ownerOf(operation);
   switch (operation.kind) {
     case 'acquire':
-      if (holder === null) return grant(state, operation, undefined);
+      if (holder === null) return abandonable(grant(state, operation, undefined), operation);
       return isRenewalBy(holder, owner) ? renew(state, operation, undefined) : undefined;
     case 'refresh':
       return holder !== null && isHolderOf(holder, owner)
@@ -218,6 +218,19 @@ export function applyUnknownEffect(
     case 'check':
       return undefined;
   }
+}
+
+/**
+ * A grant whose answer was lost: its client gave up on it, and lockd releases a grant nobody
+ * received (unless its owner renewed it since), at any moment after the call. So it may end then,
+ * as a lease may: its earliest end is the call. A renewal by its owner sets a lease anew.
+ */
+function abandonable(
+  state: LockModelState | undefined,
+  operation: Operation,
+): LockModelState | undefined {
+  if (state?.holder == null) return state;
+  return { ...state, holder: { ...state.holder, deadlineMs: operation.callMs } };
 }
 
 /**
