@@ -1,8 +1,12 @@
 // Shared by the storage tests and the crash fixture: entries with recognisable bytes, temporary
 // data directories, and a small seeded random generator.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { encodeConfChangeEntry } from '../../src/raft/configuration.js';
 import { type Entry, EntryType, type Snapshot } from '../../src/raft/types.js';
 
@@ -75,4 +79,41 @@ export class SeededRandom {
 export function testSeed(fallback: number): number {
   const fromEnvironment = process.env.LOCKD_TEST_SEED;
   return fromEnvironment === undefined ? fallback : Number(fromEnvironment);
+}
+
+/**
+ * Runs a writer script (`node --import tsx <script> <dataDir>`) that prints `acked <lastIndex>
+ * <commit>` after each save resolves; once it has acknowledged `acksBeforeKill` saves, runs
+ * `beforeKill` (with the writer's pid) and SIGKILLs it. Returns the last acknowledgement read:
+ * every line read, also those still in the pipe after the kill, is an acknowledged save.
+ */
+export async function runWriterUntilKilled(
+  scriptPath: string,
+  dataDir: string,
+  acksBeforeKill: number,
+  beforeKill: (pid: number | undefined) => Promise<void> = async () => {},
+): Promise<{ index: number; commit: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', scriptPath, dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'exit');
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  let lastAck = { index: 0, commit: 0 };
+  let acks = 0;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const match = /^acked (\d+) (\d+)$/.exec(line);
+    assert.ok(match, `unexpected line from the writer: ${line}`);
+    lastAck = { index: Number(match[1]), commit: Number(match[2]) };
+    acks += 1;
+    if (acks === acksBeforeKill) {
+      await beforeKill(child.pid);
+      child.kill('SIGKILL');
+    }
+  }
+  const [code, signal] = await exited;
+  assert.equal(signal, 'SIGKILL', `the writer ended by itself (code ${code}): ${stderr}`);
+  return lastAck;
 }

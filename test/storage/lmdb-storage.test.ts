@@ -1,17 +1,21 @@
 // What only LmdbStorage does: files in the data directory, one process per directory, corruption
 // found on load, and acknowledged entries surviving a SIGKILL.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, test } from 'node:test';
 import { DataDirInUseError, lockFileName } from '../../src/storage/data-dir-lock.js';
 import { LmdbStorage, lmdbLayout, openLmdbDatabases } from '../../src/storage/lmdb-storage.js';
 import { StorageCorruptError } from '../../src/storage/log-checks.js';
 import { encodeEntry, encodeHardState } from '../../src/storage/record-codec.js';
-import { entriesInTerm, makeTemporaryDirectory, normalEntry, payloadOf } from './helpers.js';
+import {
+  entriesInTerm,
+  makeTemporaryDirectory,
+  normalEntry,
+  payloadOf,
+  runWriterUntilKilled,
+} from './helpers.js';
 
 const directories: { path: string; remove(): void }[] = [];
 const opened: LmdbStorage[] = [];
@@ -198,35 +202,14 @@ describe('LmdbStorage survives SIGKILL', () => {
   const roundsCount = 3;
   const acksBeforeKill = 40;
 
-  /** Runs the writer until it has acknowledged `acksBeforeKill` saves, then SIGKILLs it. */
-  async function runWriterAndKill(dataDir: string): Promise<{ index: number; commit: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixturePath, dataDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = once(child, 'exit');
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    let lastAck = { index: 0, commit: 0 };
-    let acks = 0;
-    for await (const line of createInterface({ input: child.stdout })) {
-      const match = /^acked (\d+) (\d+)$/.exec(line);
-      assert.ok(match, `unexpected line from the writer: ${line}`);
-      // Every line read, also those still in the pipe after the kill, is an acknowledged save.
-      lastAck = { index: Number(match[1]), commit: Number(match[2]) };
-      acks += 1;
-      if (acks === acksBeforeKill) {
-        await assert.rejects(
-          LmdbStorage.open(dataDir),
-          (error: unknown) => error instanceof DataDirInUseError && error.holderPid === child.pid,
-        );
-        child.kill('SIGKILL');
-      }
-    }
-    const [code, signal] = await exited;
-    assert.equal(signal, 'SIGKILL', `the writer ended by itself (code ${code}): ${stderr}`);
-    return lastAck;
+  /** Runs the writer; a second open is refused while it runs, then it is SIGKILLed. */
+  function runWriterAndKill(dataDir: string): Promise<{ index: number; commit: number }> {
+    return runWriterUntilKilled(fixturePath, dataDir, acksBeforeKill, (pid) =>
+      assert.rejects(
+        LmdbStorage.open(dataDir),
+        (error: unknown) => error instanceof DataDirInUseError && error.holderPid === pid,
+      ),
+    );
   }
 
   test(`every acknowledged entry is there after a kill, ${roundsCount} rounds`, async () => {

@@ -2,8 +2,6 @@
 // with the segment and offset, segments that rotate and are deleted after a compaction, and a
 // snapshot file whose marker never made it to the log.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import {
   appendFileSync,
   cpSync,
@@ -16,7 +14,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, test } from 'node:test';
 import type { HardState, PersistedState } from '../../src/raft/types.js';
 import { DataDirInUseError, lockFileName } from '../../src/storage/data-dir-lock.js';
@@ -30,6 +27,7 @@ import {
   makeTemporaryDirectory,
   normalEntry,
   payloadOf,
+  runWriterUntilKilled,
   SeededRandom,
   snapshotAt,
 } from './helpers.js';
@@ -511,40 +509,13 @@ describe('WalStorage survives SIGKILL', () => {
     `;
   }
 
-  async function runWriterAndKill(
-    scriptPath: string,
-    dataDir: string,
-  ): Promise<{ index: number; commit: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', scriptPath, dataDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = once(child, 'exit');
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    let lastAck = { index: 0, commit: 0 };
-    let acks = 0;
-    for await (const line of createInterface({ input: child.stdout })) {
-      const match = /^acked (\d+) (\d+)$/.exec(line);
-      assert.ok(match, `unexpected line from the writer: ${line}`);
-      // Every line read, also those still in the pipe after the kill, is an acknowledged save.
-      lastAck = { index: Number(match[1]), commit: Number(match[2]) };
-      acks += 1;
-      if (acks === acksBeforeKill) child.kill('SIGKILL');
-    }
-    const [code, signal] = await exited;
-    assert.equal(signal, 'SIGKILL', `the writer ended by itself (code ${code}): ${stderr}`);
-    return lastAck;
-  }
-
   test(`every acknowledged entry is there after a kill, ${roundsCount} rounds`, async () => {
     const directory = temporaryDirectory();
     const dataDir = join(directory, 'data');
     const scriptPath = join(directory, 'writer.mjs');
     writeFileSync(scriptPath, writerSource());
     for (let round = 0; round < roundsCount; round++) {
-      const lastAck = await runWriterAndKill(scriptPath, dataDir);
+      const lastAck = await runWriterUntilKilled(scriptPath, dataDir, acksBeforeKill);
       const storage = await openStorage(dataDir);
       const { hardState: loaded, snapshot, entries } = await storage.load();
       await storage.close();
