@@ -2,13 +2,15 @@
  * A cluster of real lockd processes on 127.0.0.1 whose peer traffic all goes through fault
  * proxies, one per directed pair (A → B carries the connection A dials to B: A's Raft messages
  * to B, and B's answers to A's forwarded writes). The nemesis kills, restarts, pauses and resumes
- * processes and cuts or heals links; everything is undone by `healAll` and `stop`.
+ * processes, cuts or heals links and slows nodes' disks; everything is undone by `healAll` and
+ * `stop`.
  *
  * Every node gets the same ordinary cluster file with the real ports; inside each process a hook
- * (peer-routes.mjs) rewrites its connections to a peer's real port into the proxy for that pair.
+ * (peer-routes.mjs) rewrites its connections to a peer's real port into the proxy for that pair;
+ * another (slow-disk.mjs) delays its syncs by what the node's disk control file says.
  */
 import { randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { assert } from '../../src/util/assert.js';
@@ -36,6 +38,8 @@ interface NodeSlot {
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDirectory: string;
+  /** Its disk's extra delay per sync, in ms, read by slow-disk.mjs; absent when the disk is fast. */
+  readonly diskControlPath: string;
   process: LockdChild | undefined;
   paused: boolean;
 }
@@ -79,6 +83,7 @@ export class FaultCluster {
         clientPort: ports[index * 2] ?? 0,
         peerPort: ports[index * 2 + 1] ?? 0,
         dataDirectory: join(options.directory, `node-${id}`),
+        diskControlPath: join(options.directory, `node-${id}.disk-delay-ms`),
         process: undefined,
         paused: false,
       });
@@ -151,6 +156,7 @@ export class FaultCluster {
         String(this.#options.requestTimeoutMs),
       ],
       peerRoutes: this.#peerRoutes(id),
+      diskControlPath: slot.diskControlPath,
       readyTimeoutMs: this.#options.readyTimeoutMs ?? 20_000,
     });
     slot.paused = false;
@@ -197,9 +203,20 @@ export class FaultCluster {
     for (const proxy of this.#proxies.values()) proxy.setMode('pass');
   }
 
-  /** Heals the links, resumes paused nodes and restarts dead ones. */
+  /** Every fsync and fdatasync of this node (running or started later) first waits `delayMs`. */
+  slowDisk(id: number, delayMs: number): void {
+    assert(delayMs > 0, 'a slow disk has a positive delay');
+    writeFileSync(this.#slot(id).diskControlPath, String(delayMs));
+  }
+
+  healDisks(): void {
+    for (const node of this.#nodes) rmSync(node.diskControlPath, { force: true });
+  }
+
+  /** Heals the links and disks, resumes paused nodes and restarts dead ones. */
   async healAll(): Promise<void> {
     this.healLinks();
+    this.healDisks();
     for (const node of this.#nodes) this.resume(node.id);
     await this.startAll();
   }

@@ -1,7 +1,7 @@
 /**
  * Real lockd processes under faults (needs `npm run build`): the proxies really carry all peer
- * traffic, and one short fault run (about 20 s, 3 nodes, a kill, a pause and a partition at
- * least) gives a history the checker accepts, with every kind of outcome in it.
+ * traffic, and one short fault run (about 20 s, 3 nodes, a kill, a pause, a partition and a slow
+ * disk at least) gives a history the checker accepts, with every kind of outcome in it.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,15 +49,17 @@ describe('fault runs against real processes', () => {
     }
   });
 
-  test('a 20 s run with kills, pauses and partitions: no violation, every outcome kind', async (context) => {
+  test('a 20 s run with kills, pauses, partitions and slow disks: no violation, every outcome kind', async (context) => {
     const ttlMs = { min: 1_000, max: 2_000 };
-    // Short faults, so that every category fits in 20 s: the first three are one of each.
+    // Short faults, so that every category fits in 20 s: the first four are one of each.
     const timing: FaultTiming = {
       gapMs: { min: 500, max: 1_500 },
       killDownMs: { min: 1_000, max: 2_000 },
       killAllDownMs: { min: 500, max: 1_000 },
       pauseMs: { min: ttlMs.max + 500, max: ttlMs.max + 1_500 },
       partitionMs: { min: 1_500, max: 3_000 },
+      slowDiskMs: { min: 1_500, max: 3_000 },
+      syncDelayMs: { min: 50, max: 500 },
     };
     const report = await runOnce({
       seed: 20_240_601,
@@ -74,7 +76,7 @@ describe('fault runs against real processes', () => {
     const categories = new Set(
       history.faults.flatMap((event) => (isFaultKind(event.kind) ? [categoryOf(event.kind)] : [])),
     );
-    assert.deepEqual([...categories].sort(), ['kill', 'partition', 'pause']);
+    assert.deepEqual([...categories].sort(), ['disk', 'kill', 'partition', 'pause']);
     const check = checkHistory(history);
     context.diagnostic(
       `${formatOutcomes(countOutcomes(history))}; faults: ${formatCounts(countFaults(history))}`,

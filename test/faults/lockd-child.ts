@@ -1,7 +1,7 @@
 /**
- * One lockd process of a fault run: the built CLI (dist/) in a child process, with the peer-route
- * hook loaded first (peer-routes.mjs) and its own environment. test/support/lockd-process.ts
- * cannot pass either, hence this small sibling. The child's output is kept, bounded, for reports.
+ * One lockd process of a fault run: the built CLI (dist/) in a child process, with the fault hooks
+ * loaded first (peer-routes.mjs reroutes its peer connections, slow-disk.mjs delays its syncs) and
+ * its own environment. test/support/lockd-process.ts cannot pass either, hence this small sibling. The child's output is kept, bounded, for reports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { cliPath } from '../support/lockd-process.js';
 
 const peerRoutesHook = pathToFileURL(resolve(import.meta.dirname, 'peer-routes.mjs')).href;
 export const peerRoutesVariable = 'LOCKD_FAULTS_PEER_ROUTES';
+const slowDiskHook = pathToFileURL(resolve(import.meta.dirname, 'slow-disk.mjs')).href;
+export const diskControlVariable = 'LOCKD_FAULTS_DISK_CONTROL';
 
 /** Lines of a child's output kept for a report: the last ones, where a failure shows. */
 const outputLinesMax = 400;
@@ -49,6 +51,8 @@ export interface SpawnOptions {
   readonly args: readonly string[];
   /** The peer's real `host:port` → the proxy's `host:port` this node must dial instead. */
   readonly peerRoutes: ReadonlyMap<string, string>;
+  /** A file holding how many ms each of the node's syncs waits first (slow-disk.mjs). */
+  readonly diskControlPath: string;
   readonly readyTimeoutMs: number;
 }
 
@@ -56,12 +60,13 @@ export interface SpawnOptions {
 export async function spawnLockd(options: SpawnOptions): Promise<LockdChild> {
   const child = spawn(
     process.execPath,
-    ['--import', peerRoutesHook, options.cliPath, ...options.args],
+    ['--import', peerRoutesHook, '--import', slowDiskHook, options.cliPath, ...options.args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         [peerRoutesVariable]: JSON.stringify(Object.fromEntries(options.peerRoutes)),
+        [diskControlVariable]: options.diskControlPath,
       },
     },
   );

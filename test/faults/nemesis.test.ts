@@ -22,6 +22,7 @@ function planned(overrides: Partial<PlannedFault>): PlannedFault {
     order: three,
     linkMode: 'blackhole',
     direction: 'outbound',
+    syncDelayMs: 100,
     ...overrides,
   };
 }
@@ -37,19 +38,27 @@ describe('the fault schedule', () => {
     assert.notDeepEqual(planFaults({ seed: 8, nodeIds: three, timing, count: 30 }), plan);
   });
 
-  test('every round of three has a kill, a pause and a partition; durations within bounds', () => {
+  test('every round of four has a kill, a pause, a partition and a slow disk; durations within bounds', () => {
     for (let seed = 0; seed < 50; seed++) {
-      const plan = planFaults({ seed, nodeIds: five, timing, count: 9 });
+      const plan = planFaults({ seed, nodeIds: five, timing, count: 12 });
       for (let round = 0; round < 3; round++) {
         const categories = plan
-          .slice(round * 3, round * 3 + 3)
+          .slice(round * 4, round * 4 + 4)
           .map((fault) => categoryOf(fault.kind));
-        assert.deepEqual([...categories].sort(), ['kill', 'partition', 'pause'], `seed ${seed}`);
+        assert.deepEqual(
+          [...categories].sort(),
+          ['disk', 'kill', 'partition', 'pause'],
+          `seed ${seed}`,
+        );
       }
       for (const fault of plan) {
         assert.ok(fault.gapMs >= timing.gapMs.min && fault.gapMs <= timing.gapMs.max);
         if (categoryOf(fault.kind) === 'pause')
           assert.ok(fault.durationMs > 5_000, 'pauses outlast leases');
+        assert.ok(
+          fault.syncDelayMs >= timing.syncDelayMs.min &&
+            fault.syncDelayMs <= timing.syncDelayMs.max,
+        );
         assert.deepEqual([...fault.order].sort(), five);
       }
     }
@@ -73,6 +82,15 @@ describe('a planned fault on the cluster', () => {
     assert.deepEqual(resolveFault(planned({ kind: 'kill-all', order: [3, 1, 2] }), 1), {
       type: 'kill',
       nodes: [1, 2, 3],
+    });
+    assert.deepEqual(
+      resolveFault(planned({ kind: 'slow-disk-leader', order: [3, 1, 2], syncDelayMs: 250 }), 1),
+      { type: 'slow-disk', node: 1, syncDelayMs: 250 },
+    );
+    assert.deepEqual(resolveFault(planned({ kind: 'slow-disk', order: [3, 1, 2] }), 1), {
+      type: 'slow-disk',
+      node: 3,
+      syncDelayMs: 100,
     });
   });
 

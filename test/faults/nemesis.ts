@@ -5,8 +5,8 @@
  * the leader is only known while running, so a leader fault hits whichever node leads then (a
  * replay has the same schedule, but the leader may differ).
  *
- * Slow fsync is not among the faults: lockd has no hook to slow its disk without a change in
- * src/ (a test-only flag delaying each LMDB sync would do).
+ * A slow disk delays every fsync of one node (slow-disk.mjs, loaded into each child): writes stay
+ * durable, only later, so the node falls behind and its answers come late.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assert } from '../../src/util/assert.js';
@@ -25,17 +25,21 @@ export const faultKinds = [
   'partition-halves',
   'partition-leader',
   'partition-bridge',
+  'slow-disk',
+  'slow-disk-leader',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 /** What undoes a fault; recorded as FaultEvents too, but not counted as faults. */
 export const recoveryKinds = ['restart', 'resume', 'heal'] as const;
 
-export type FaultCategory = 'kill' | 'pause' | 'partition';
+export const faultCategories = ['kill', 'pause', 'partition', 'disk'] as const;
+export type FaultCategory = (typeof faultCategories)[number];
 
 export function categoryOf(kind: FaultKind): FaultCategory {
   if (kind.startsWith('kill')) return 'kill';
   if (kind.startsWith('pause')) return 'pause';
+  if (kind.startsWith('slow-disk')) return 'disk';
   return 'partition';
 }
 
@@ -57,6 +61,9 @@ export interface FaultTiming {
   /** How long a node stays stopped: longer than the longest lease, so leases end meanwhile. */
   readonly pauseMs: MsRange;
   readonly partitionMs: MsRange;
+  /** How long a disk stays slow, and how much each of its syncs waits meanwhile. */
+  readonly slowDiskMs: MsRange;
+  readonly syncDelayMs: MsRange;
 }
 
 /** A schedule for leases of up to `ttlMsMax`. */
@@ -67,6 +74,8 @@ export function defaultTiming(ttlMsMax: number): FaultTiming {
     killAllDownMs: { min: 500, max: 2_000 },
     pauseMs: { min: ttlMsMax + 1_000, max: ttlMsMax + 3_000 },
     partitionMs: { min: 2_000, max: 8_000 },
+    slowDiskMs: { min: 2_000, max: 8_000 },
+    syncDelayMs: { min: 20, max: 1_000 },
   };
 }
 
@@ -80,6 +89,8 @@ export interface PlannedFault {
   readonly linkMode: 'blackhole' | 'reset';
   /** partition-one-way: whether the node cannot send (outbound) or cannot receive (inbound). */
   readonly direction: 'outbound' | 'inbound';
+  /** slow-disk: the extra wait before each sync. */
+  readonly syncDelayMs: number;
 }
 
 export interface PlanOptions {
@@ -101,12 +112,13 @@ const kindsByCategory: Readonly<Record<FaultCategory, readonly FaultKind[]>> = {
     'partition-leader',
     'partition-bridge',
   ],
+  disk: ['slow-disk', 'slow-disk-leader'],
 };
 const plannedFaultsMax = 10_000;
 
 /**
- * The schedule: categories come in shuffled rounds (every three faults see a kill, a pause and a
- * partition, in some order), so that even a short run meets each category.
+ * The schedule: categories come in shuffled rounds (every four faults see a kill, a pause, a
+ * partition and a slow disk, in some order), so that even a short run meets each category.
  */
 export function planFaults(options: PlanOptions): PlannedFault[] {
   assert(options.count >= 0 && options.count <= plannedFaultsMax, 'plan at most 10 000 faults');
@@ -115,7 +127,7 @@ export function planFaults(options: PlanOptions): PlannedFault[] {
   const plan: PlannedFault[] = [];
   let round: FaultCategory[] = [];
   while (plan.length < options.count) {
-    if (round.length === 0) round = random.shuffled(['kill', 'pause', 'partition'] as const);
+    if (round.length === 0) round = random.shuffled(faultCategories);
     const category = round.shift() as FaultCategory;
     const kind = random.pick(kindsByCategory[category]);
     plan.push({
@@ -125,6 +137,7 @@ export function planFaults(options: PlanOptions): PlannedFault[] {
       order: random.shuffled(options.nodeIds),
       linkMode: random.percent(50) ? 'blackhole' : 'reset',
       direction: random.percent(50) ? 'outbound' : 'inbound',
+      syncDelayMs: between(random, options.timing.syncDelayMs),
     });
   }
   return plan;
@@ -135,6 +148,7 @@ function durationRange(kind: FaultKind, timing: FaultTiming): MsRange {
   const category = categoryOf(kind);
   if (category === 'kill') return timing.killDownMs;
   if (category === 'pause') return timing.pauseMs;
+  if (category === 'disk') return timing.slowDiskMs;
   return timing.partitionMs;
 }
 
@@ -154,6 +168,7 @@ export function faultsFor(durationMs: number, timing: FaultTiming): number {
 export type AppliedFault =
   | { readonly type: 'kill'; readonly nodes: readonly number[] }
   | { readonly type: 'pause'; readonly node: number }
+  | { readonly type: 'slow-disk'; readonly node: number; readonly syncDelayMs: number }
   | {
       readonly type: 'partition';
       readonly links: readonly DirectedLink[];
@@ -179,6 +194,9 @@ export function resolveFault(planned: PlannedFault, leader: number | undefined):
     case 'pause':
     case 'pause-leader':
       return { type: 'pause', node: first };
+    case 'slow-disk':
+    case 'slow-disk-leader':
+      return { type: 'slow-disk', node: first, syncDelayMs: planned.syncDelayMs };
     default:
       return resolvePartition(planned, order);
   }
@@ -314,6 +332,15 @@ async function begin(
     cluster.pause(applied.node);
     return;
   }
+  if (applied.type === 'slow-disk') {
+    context.events.push({
+      atMs,
+      kind,
+      description: `node ${applied.node}${leaderNote(applied.node)}: each fsync waits ${applied.syncDelayMs} ms first`,
+    });
+    cluster.slowDisk(applied.node, applied.syncDelayMs);
+    return;
+  }
   context.events.push({ atMs, kind, description: `${applied.description} (${applied.mode})` });
   cluster.cutLinks(applied.links, applied.mode);
 }
@@ -333,6 +360,15 @@ async function undo(applied: AppliedFault, context: NemesisContext): Promise<voi
   if (applied.type === 'pause') {
     context.events.push({ atMs, kind: 'resume', description: `SIGCONT node ${applied.node}` });
     cluster.resume(applied.node);
+    return;
+  }
+  if (applied.type === 'slow-disk') {
+    context.events.push({
+      atMs,
+      kind: 'heal',
+      description: `node ${applied.node}: fsync fast again`,
+    });
+    cluster.healDisks();
     return;
   }
   context.events.push({ atMs, kind: 'heal', description: 'every link passes again' });
