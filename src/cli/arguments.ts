@@ -108,7 +108,8 @@ export const flagSpecs: readonly FlagSpec[] = [
   {
     name: 'snapshot-every',
     value: 'n',
-    description: 'snapshot the lock state every n entries (default 10000)',
+    description:
+      'snapshot the lock state every n entries, or every locks/10 when more (default 10000)',
   },
   {
     name: 'request-timeout-ms',

@@ -20,8 +20,19 @@ const uintBytesMax = 8;
 const initialCapacityBytes = 64;
 
 export class ByteWriter {
-  #bytes = new Uint8Array(initialCapacityBytes);
+  #bytes: Uint8Array;
   #length = 0;
+
+  /** `capacityBytes`: what the caller expects to write (a guess; the buffer grows past it). */
+  constructor(capacityBytes: number = initialCapacityBytes) {
+    assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 1, `capacity ${capacityBytes}`);
+    this.#bytes = new Uint8Array(capacityBytes);
+  }
+
+  /** The number of bytes written so far. */
+  get length(): number {
+    return this.#length;
+  }
 
   byte(value: number): this {
     if (!(Number.isInteger(value) && value >= 0 && value <= 0xff)) assert(false, `byte ${value}`);
@@ -34,6 +45,10 @@ export class ByteWriter {
     if (!Number.isSafeInteger(value) || value < 0)
       assert(false, `uint ${value} is not in 0..2^53-1`);
     this.#reserve(uintBytesMax);
+    if (value < 0x80) {
+      this.#bytes[this.#length++] = value;
+      return this;
+    }
     let rest = value;
     // Division rather than bit shifts: shifts work on 32 bits only.
     while (rest >= 0x80) {
@@ -77,6 +92,8 @@ export class ByteWriter {
 
 export class ByteReader {
   readonly #bytes: Uint8Array;
+  /** The same bytes as a Buffer, made on the first byte string (for its latin1 decoding). */
+  #buffer: Buffer | undefined;
   #offset = 0;
 
   constructor(bytes: Uint8Array) {
@@ -95,24 +112,13 @@ export class ByteReader {
   }
 
   uint(): number {
-    const start = this.#offset;
-    let value = 0;
-    let scale = 1;
-    for (let count = 1; count <= uintBytesMax; count++) {
-      const byte = this.byte();
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (byte === 0 && count > 1) {
-          throw new MalformedBytesError(`uint at byte ${start} has a redundant zero byte`);
-        }
-        if (!Number.isSafeInteger(value)) {
-          throw new MalformedBytesError(`uint at byte ${start} is beyond 2^53 - 1`);
-        }
-        return value;
-      }
-      scale *= 0x80;
+    // Most values of a snapshot (counts, modes, short lengths) take one byte.
+    const first = this.#bytes[this.#offset];
+    if (first !== undefined && first < 0x80) {
+      this.#offset++;
+      return first;
     }
-    throw new MalformedBytesError(`uint at byte ${start} is longer than ${uintBytesMax} bytes`);
+    return this.#longUint();
   }
 
   optionalUint(): number | null {
@@ -132,14 +138,34 @@ export class ByteReader {
     if (end > this.#bytes.length) {
       throw new MalformedBytesError(`${what} of ${length} bytes runs past the end`);
     }
-    // Buffer's latin1 maps each byte to the character of that code (unlike TextDecoder's).
-    const value = Buffer.from(
-      this.#bytes.buffer,
-      this.#bytes.byteOffset + this.#offset,
-      length,
-    ).toString('latin1');
+    if (length === 0) return '';
+    // Buffer's latin1 maps each byte to the character of that code (unlike TextDecoder's). One
+    // Buffer view for the whole input: a snapshot holds millions of names.
+    this.#buffer ??= Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.length);
+    const value = this.#buffer.toString('latin1', this.#offset, end);
     this.#offset = end;
     return value;
+  }
+
+  #longUint(): number {
+    const start = this.#offset;
+    let value = 0;
+    let scale = 1;
+    for (let count = 1; count <= uintBytesMax; count++) {
+      const byte = this.byte();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && count > 1) {
+          throw new MalformedBytesError(`uint at byte ${start} has a redundant zero byte`);
+        }
+        if (!Number.isSafeInteger(value)) {
+          throw new MalformedBytesError(`uint at byte ${start} is beyond 2^53 - 1`);
+        }
+        return value;
+      }
+      scale *= 0x80;
+    }
+    throw new MalformedBytesError(`uint at byte ${start} is longer than ${uintBytesMax} bytes`);
   }
 
   /** Every byte must have been read: leftovers mean the layout is not the one expected. */

@@ -44,14 +44,45 @@ import {
   type LiveLock,
   leaseEnd,
 } from './grant-rules.js';
-import { decodeSnapshot, encodeSnapshot, type LockRecordData } from './snapshot.js';
+import { decodeSnapshot, type LockRecordData, SnapshotEncoder } from './snapshot.js';
+import { SortedMap } from './sorted-map.js';
 import { SortedSet } from './sorted-set.js';
 
-/** A held lock. Invariant: holders is non-empty, in grant order; exclusive locks have one. */
-interface LockRecord {
-  readonly mode: LockMode;
+/** A shared lock. Invariant: holders is non-empty, in grant order, at most one per owner. */
+class SharedLock {
   readonly limit: number | null;
-  holders: Hold[];
+  readonly holders: Hold[];
+
+  constructor(limit: number | null, holders: Hold[]) {
+    this.limit = limit;
+    this.holders = holders;
+  }
+}
+
+/**
+ * A held lock as the machine keeps it. An exclusive lock (nearly every lock) is stored as its one
+ * hold, with no record around it and no holders array: at a million locks that saves about 100
+ * bytes each (a record, an array and the array's spare capacity). A shared lock is a SharedLock.
+ */
+type LockRecord = Hold | SharedLock;
+
+/** The lock as callers see it: mode, limit and holders (a shared lock's own array, not a copy). */
+function viewOf(record: LockRecord): LockRecordData {
+  return record instanceof SharedLock
+    ? { mode: 'shared', limit: record.limit, holders: record.holders }
+    : { mode: 'exclusive', limit: null, holders: [record] };
+}
+
+function holdersOf(record: LockRecord): readonly Hold[] {
+  return record instanceof SharedLock ? record.holders : [record];
+}
+
+/** The record of a lock decoded from a snapshot (which checked that exclusive means one hold). */
+function recordOf(mode: LockMode, limit: number | null, holders: Hold[]): LockRecord {
+  if (mode === 'shared') return new SharedLock(limit, holders);
+  const hold = holders[0];
+  if (hold === undefined || holders.length !== 1) assert(false, 'an exclusive lock has one hold');
+  return hold;
 }
 
 /** One lease in the expiry index, ordered by deadline then token (tokens are unique). */
@@ -68,10 +99,11 @@ const compareDeadlines = (left: LeaseDeadline, right: LeaseDeadline): number =>
   left.expiresAtMs - right.expiresAtMs || left.token - right.token;
 
 export class LockStateMachine {
-  /** Invariant: every lock has at least one holder; the keys are exactly #names. */
-  readonly #locks = new Map<string, LockRecord>();
-  /** The held names in order, so that listing never sorts. */
-  #names = new SortedSet<string>(compareNames);
+  /**
+   * The held locks by name, in name order, so that listing and snapshots never sort (see
+   * sorted-map.ts for why not a hash map). Invariant: every lock has at least one holder.
+   */
+  #locks = new SortedMap<string, LockRecord>(compareNames);
   /** Every hold with a lease, by deadline, so that the leader finds the next expiry at once. */
   #deadlines = new SortedSet<LeaseDeadline>(compareDeadlines);
   /** Invariant: entries 1..#appliedIndex have been applied, each exactly once, in order. */
@@ -105,12 +137,13 @@ export class LockStateMachine {
 
   /** The lock as stored (holders whose lease ran out included); undefined when not held. */
   get(name: string): LockRecordData | undefined {
-    return this.#locks.get(name);
+    const record = this.#locks.get(name);
+    return record === undefined ? undefined : viewOf(record);
   }
 
   /** The lock's holders still live at `nowMs`; undefined when there are none. */
   live(name: string, nowMs: number): LiveLock | undefined {
-    const lock = this.#locks.get(name);
+    const lock = this.get(name);
     if (lock === undefined) return undefined;
     const holders = lock.holders.filter((hold) => !isExpired(hold, nowMs));
     return holders.length === 0 ? undefined : { mode: lock.mode, limit: lock.limit, holders };
@@ -118,7 +151,7 @@ export class LockStateMachine {
 
   /** Held names in order, from `from` (excluded when `exclusive`); '' = from the first. */
   names(from: string, exclusive: boolean): Iterable<string> {
-    return this.#names.ascending(from, exclusive);
+    return this.#locks.keys(from, exclusive);
   }
 
   /** Leases by deadline, soonest first. */
@@ -150,52 +183,68 @@ export class LockStateMachine {
     this.#advanceTo(index);
   }
 
-  /** The whole state as bytes: the same state gives the same bytes on every node. */
+  /**
+   * The whole state as bytes: the same state gives the same bytes on every node. Written straight
+   * from the records, in name order, with no list of them built first.
+   */
   snapshot(): Uint8Array {
-    const locks: [string, LockRecordData][] = [];
-    for (const name of this.#names.ascending()) locks.push([name, this.#lockAt(name)]);
-    return encodeSnapshot({
+    const encoder = new SnapshotEncoder({
       appliedIndex: this.#appliedIndex,
       timeMs: this.#timeMs,
       lastGrantIndex: this.#lastGrantIndex,
-      locks,
+      lockCount: this.#locks.size,
     });
+    this.#locks.forEach((name, record) => {
+      if (record instanceof SharedLock) {
+        encoder.lock(name, 'shared', record.limit, record.holders.length);
+        for (const hold of record.holders) encoder.hold(hold);
+      } else {
+        encoder.lock(name, 'exclusive', null, 1);
+        encoder.hold(record);
+      }
+    });
+    return encoder.finish();
   }
 
-  /** The state machine `snapshot()` described. Throws MalformedSnapshotError on bad bytes. */
+  /**
+   * The state machine `snapshot()` described. Throws MalformedSnapshotError on bad bytes. The
+   * decoder hands over each lock's holds, which become the machine's records as they are.
+   */
   static restore(bytes: Uint8Array): LockStateMachine {
-    const data = decodeSnapshot(bytes);
     const machine = new LockStateMachine();
-    machine.#appliedIndex = data.appliedIndex;
-    machine.#timeMs = data.timeMs;
-    machine.#lastGrantIndex = data.lastGrantIndex;
+    const names: string[] = [];
+    const records: LockRecord[] = [];
     const deadlines: LeaseDeadline[] = [];
-    for (const [name, lock] of data.locks) {
-      machine.#locks.set(name, { mode: lock.mode, limit: lock.limit, holders: [...lock.holders] });
-      for (const hold of lock.holders) {
-        if (hold.expiresAtMs !== null) {
-          deadlines.push({ expiresAtMs: hold.expiresAtMs, token: hold.token, name });
+    const header = decodeSnapshot(bytes, {
+      lock: (name, mode, limit, holders) => {
+        names.push(name);
+        records.push(recordOf(mode, limit, holders));
+        for (const hold of holders) {
+          if (hold.expiresAtMs !== null) {
+            deadlines.push({ expiresAtMs: hold.expiresAtMs, token: hold.token, name });
+          }
         }
-      }
-    }
-    machine.#names = SortedSet.fromSorted(
-      compareNames,
-      data.locks.map(([name]) => name),
-    );
+      },
+    });
+    machine.#appliedIndex = header.appliedIndex;
+    machine.#timeMs = header.timeMs;
+    machine.#lastGrantIndex = header.lastGrantIndex;
+    // decodeSnapshot checked the names' order, every per-lock invariant and token uniqueness; the
+    // indexes are built from the same data. (The full assertInvariants() costs seconds at a
+    // million locks.)
+    machine.#locks = SortedMap.fromSorted(compareNames, names, records);
     machine.#deadlines = SortedSet.fromSorted(compareDeadlines, deadlines.sort(compareDeadlines));
-    // decodeSnapshot checked every per-lock invariant and token uniqueness; the indexes were built
-    // from the same data. (The full assertInvariants() costs seconds at a million locks.)
-    assert(machine.#names.size === machine.#locks.size, 'the restored name index lost names');
+    assert(machine.#locks.size === header.lockCount, "the restored locks are not the snapshot's");
     return machine;
   }
 
   /** Checks every invariant (tests and restores; linear in the number of holds). */
   assertInvariants(): void {
-    assert(this.#names.size === this.#locks.size, 'the name index and the locks differ in size');
+    this.#locks.assertInvariants();
     let leases = 0;
     const tokens = new Set<number>();
-    for (const [name, lock] of this.#locks) {
-      assert(this.#names.has(name), `lock ${name} is missing from the name index`);
+    this.#locks.forEach((name, record) => {
+      const lock = viewOf(record);
       assert(lock.holders.length >= 1, `lock ${name} has no holder`);
       assert(lock.mode === 'shared' || lock.holders.length === 1, `exclusive ${name}: holders`);
       for (const hold of lock.holders) {
@@ -207,7 +256,7 @@ export class LockStateMachine {
         const deadline = { expiresAtMs: hold.expiresAtMs, token: hold.token, name };
         assert(this.#deadlines.has(deadline), `lease ${hold.token} missing from the index`);
       }
-    }
+    });
     assert(leases === this.#deadlines.size, 'the deadline index has leases no hold has');
     assert(this.#lastGrantIndex <= this.#appliedIndex, 'a grant after the applied index');
   }
@@ -276,7 +325,7 @@ export class LockStateMachine {
         (command.token === null || (hold.token === command.token && !hold.renewed)),
     );
     if (target === undefined) return { outcome: 'not-owner', holders: [...lock.holders] };
-    this.#removeHold(command.name, lock, target, 'release');
+    this.#removeHold(command.name, target, 'release');
     const handOff = this.#handOff(index, command.name, command.handOff);
     return { outcome: 'released', token: target.token, handOff };
   }
@@ -287,7 +336,7 @@ export class LockStateMachine {
     let newestToken = 0;
     for (const hold of [...lock.holders]) {
       newestToken = Math.max(newestToken, hold.token);
-      this.#removeHold(command.name, lock, hold, 'force-release');
+      this.#removeHold(command.name, hold, 'force-release');
     }
     assert(!this.#locks.has(command.name), 'force-release left a holder');
     const handOff = this.#handOff(index, command.name, command.handOff);
@@ -305,12 +354,13 @@ export class LockStateMachine {
   }
 
   #expire(index: number, command: ExpireCommand): ExpireCommandResult {
-    const lock = this.#locks.get(command.name);
-    const hold = lock?.holders.find((held) => held.token === command.token);
-    if (lock === undefined || hold === undefined || !isExpired(hold, this.#timeMs)) {
-      return { outcome: 'not-expired' };
-    }
-    this.#removeHold(command.name, lock, hold, 'expire');
+    const record = this.#locks.get(command.name);
+    const hold =
+      record === undefined
+        ? undefined
+        : holdersOf(record).find((held) => held.token === command.token);
+    if (hold === undefined || !isExpired(hold, this.#timeMs)) return { outcome: 'not-expired' };
+    this.#removeHold(command.name, hold, 'expire');
     return { outcome: 'expired', handOff: this.#handOff(index, command.name, command.handOff) };
   }
 
@@ -323,17 +373,22 @@ export class LockStateMachine {
     const now = this.#timeMs;
     const deadlines: LeaseDeadline[] = [];
     let extended = 0;
-    for (const [name, lock] of this.#locks) {
-      lock.holders = lock.holders.map((hold) => {
-        if (hold.expiresAtMs === null || hold.ttlMs === null) return hold;
-        let expiresAtMs = hold.expiresAtMs;
-        if (expiresAtMs > now) {
-          expiresAtMs = Math.max(expiresAtMs, now + hold.ttlMs);
-          extended++;
-        }
-        deadlines.push({ expiresAtMs, token: hold.token, name });
-        return expiresAtMs === hold.expiresAtMs ? hold : { ...hold, expiresAtMs };
-      });
+    // Only the holds with a lease: a million locks held without one cost nothing here.
+    for (const deadline of this.#deadlines.ascending()) {
+      if (deadline.expiresAtMs <= now) {
+        deadlines.push(deadline);
+        continue;
+      }
+      extended++;
+      const hold = this.#holdWithToken(deadline.name, deadline.token);
+      if (hold.ttlMs === null) assert(false, `lease ${hold.token} without a ttl`);
+      const expiresAtMs = Math.max(deadline.expiresAtMs, now + hold.ttlMs);
+      if (expiresAtMs === deadline.expiresAtMs) {
+        deadlines.push(deadline);
+        continue;
+      }
+      this.#putHold(deadline.name, hold, { ...hold, expiresAtMs });
+      deadlines.push({ expiresAtMs, token: hold.token, name: deadline.name });
     }
     this.#deadlines = SortedSet.fromSorted(compareDeadlines, deadlines.sort(compareDeadlines));
     return { outcome: 'extended', leases: extended };
@@ -367,27 +422,23 @@ export class LockStateMachine {
       expiresAtMs: leaseEnd(now, request.ttlMs),
       renewed: false,
     };
-    let lock = this.#locks.get(name);
-    if (lock === undefined) {
-      const limit = request.mode === 'shared' ? request.limit : null;
-      lock = { mode: request.mode, limit, holders: [] };
-      this.#locks.set(name, lock);
-      this.#names.add(name);
-    }
-    if (lock.mode !== request.mode)
-      assert(false, `grant of ${request.mode} on a ${lock.mode} lock ${name}`);
     assert(request.mode === 'exclusive' || request.owner !== null, 'shared grant without owner');
-    lock.holders.push(hold);
+    const record = this.#locks.get(name);
+    if (record === undefined) {
+      const shared = request.mode === 'shared';
+      this.#locks.set(name, shared ? new SharedLock(request.limit, [hold]) : hold);
+    } else if (record instanceof SharedLock && request.mode === 'shared') {
+      record.holders.push(hold);
+    } else {
+      assert(false, `grant of ${request.mode} on the held ${viewOf(record).mode} lock ${name}`);
+    }
     this.#addDeadline(name, hold);
     this.#emit('grant', name, hold);
-    return { hold, mode: lock.mode };
+    return { hold, mode: request.mode };
   }
 
   /** The same hold (same token), with a lease of `ttlMs` from now. */
   #renew(name: string, hold: Hold, ttlMs: number | null): Hold {
-    const lock = this.#lockAt(name);
-    const position = lock.holders.indexOf(hold);
-    if (position < 0) assert(false, `renew of a hold ${hold.token} that ${name} does not have`);
     const renewed: Hold = {
       ...hold,
       ttlMs,
@@ -395,32 +446,59 @@ export class LockStateMachine {
       renewed: true,
     };
     this.#deleteDeadline(name, hold);
-    lock.holders[position] = renewed;
+    this.#putHold(name, hold, renewed);
     this.#addDeadline(name, renewed);
     this.#emit('refresh', name, renewed);
     return renewed;
   }
 
   /** Removes the holds whose lease ran out (each an `expire` event); the lock if any is left. */
-  #dropExpired(name: string): LockRecord | undefined {
-    const lock = this.#locks.get(name);
-    if (lock === undefined) return undefined;
-    for (const hold of lock.holders.filter((held) => isExpired(held, this.#timeMs))) {
-      this.#removeHold(name, lock, hold, 'expire');
+  #dropExpired(name: string): LockRecordData | undefined {
+    const record = this.#locks.get(name);
+    if (record === undefined) return undefined;
+    for (const hold of holdersOf(record).filter((held) => isExpired(held, this.#timeMs))) {
+      this.#removeHold(name, hold, 'expire');
     }
-    return this.#locks.get(name);
+    return this.get(name);
   }
 
-  #removeHold(name: string, lock: LockRecord, hold: Hold, event: LockEventType): void {
-    const position = lock.holders.indexOf(hold);
-    if (position < 0) assert(false, `removal of a hold ${hold.token} that ${name} does not have`);
-    lock.holders.splice(position, 1);
+  #removeHold(name: string, hold: Hold, event: LockEventType): void {
+    const record = this.#recordAt(name);
+    let holdersLeft = 0;
+    if (record instanceof SharedLock) {
+      const position = record.holders.indexOf(hold);
+      if (position < 0) assert(false, `removal of a hold ${hold.token} that ${name} does not have`);
+      record.holders.splice(position, 1);
+      holdersLeft = record.holders.length;
+    } else if (record !== hold) {
+      assert(false, `removal of a hold ${hold.token} that ${name} does not have`);
+    }
     this.#deleteDeadline(name, hold);
-    if (lock.holders.length === 0) {
+    if (holdersLeft === 0) {
       this.#locks.delete(name);
-      this.#names.delete(name);
     }
     this.#emit(event, name, hold);
+  }
+
+  /** Puts `replacement` where `hold` was (same token); the deadline index is the caller's. */
+  #putHold(name: string, hold: Hold, replacement: Hold): void {
+    const record = this.#recordAt(name);
+    if (hold.token !== replacement.token) assert(false, `hold ${hold.token} replaced by another`);
+    if (record instanceof SharedLock) {
+      const position = record.holders.indexOf(hold);
+      if (position < 0) assert(false, `hold ${hold.token} is not one of ${name}'s`);
+      record.holders[position] = replacement;
+    } else if (record === hold) {
+      this.#locks.set(name, replacement);
+    } else {
+      assert(false, `hold ${hold.token} is not ${name}'s`);
+    }
+  }
+
+  #holdWithToken(name: string, token: number): Hold {
+    const hold = holdersOf(this.#recordAt(name)).find((held) => held.token === token);
+    if (hold === undefined) assert(false, `lock ${name} has no hold ${token}`);
+    return hold;
   }
 
   #addDeadline(name: string, hold: Hold): void {
@@ -451,9 +529,9 @@ export class LockStateMachine {
     });
   }
 
-  #lockAt(name: string): LockRecord {
-    const lock = this.#locks.get(name);
-    if (lock === undefined) assert(false, `lock ${name} is not held`);
-    return lock;
+  #recordAt(name: string): LockRecord {
+    const record = this.#locks.get(name);
+    if (record === undefined) assert(false, `lock ${name} is not held`);
+    return record;
   }
 }

@@ -2,7 +2,8 @@
  * The node's side of each Ready (the contract is written on `Ready` in raft/types.ts): persist,
  * send, restore a snapshot, apply committed entries to the lock state machine, answer reads; then,
  * between batches, let the leader's duties and the membership catch up and take a snapshot every
- * `snapshotEvery` applied entries. Owns the lock state machine, which a snapshot replaces.
+ * `snapshotEvery` applied entries, or further apart when the state is large (snapshotInterval).
+ * Owns the lock state machine, which a snapshot replaces.
  */
 import { LockdError } from '../errors.js';
 import { decodeCommand } from '../locks/codec.js';
@@ -21,6 +22,21 @@ import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
 import type { Proposer } from './proposer.js';
 import type { ReadBarrier } from './reads.js';
 import { eventView } from './views.js';
+
+/**
+ * A snapshot costs time in proportion to the whole state (about a second for a million locks,
+ * with the event loop blocked), while the log it replaces grows by one entry per write. With a
+ * fixed interval, a large state would spend most of its time snapshotting. So, as etcd and TiKV
+ * size their log compaction, a snapshot also waits until the log since the last one has at least
+ * this many entries per held lock: the snapshot cost per entry stays constant whatever the size,
+ * and a restart replays at most that many entries (a tenth of the locks) after the snapshot.
+ */
+export const snapshotLogEntriesPerLock = 0.1;
+
+/** How many entries are applied between two snapshots of a state holding `lockCount` locks. */
+export function snapshotInterval(snapshotEvery: number, lockCount: number): number {
+  return Math.max(snapshotEvery, Math.ceil(lockCount * snapshotLogEntriesPerLock));
+}
 
 export interface ReplicatedStateOptions {
   readonly raft: RawNode;
@@ -134,22 +150,29 @@ export class ReplicatedState {
     reads.applied();
   }
 
-  /** Every snapshotEvery applied entries: snapshot the state, compact the log, persist both. */
+  /** Every snapshotInterval() applied entries: snapshot the state, compact the log, persist both. */
   async #compactIfDue(): Promise<void> {
     const { raft, membership, storage, logger, snapshotEvery } = this.#options;
     const appliedIndex = this.#locks.appliedIndex;
     const status = raft.status();
-    if (appliedIndex - status.snapshotIndex < snapshotEvery) return;
+    const interval = snapshotInterval(snapshotEvery, this.#locks.size);
+    if (appliedIndex - status.snapshotIndex < interval) return;
     assert(status.appliedIndex === appliedIndex, 'the core and the state machine applied apart');
+    const startedMs = performance.now();
     const data = encodeNodeSnapshot({
       members: membership.book.replicated(),
       locks: this.#locks.snapshot(),
     });
+    const encodedMs = performance.now();
     const snapshot = raft.compact(appliedIndex, data);
     if (snapshot === undefined) return;
     await storage.compact(snapshot);
+    // What a snapshot costs, in the log: the next batch waits for both the encoding and the
+    // storing (the snapshot file is written with synchronous calls).
+    const encodeMs = Math.round(encodedMs - startedMs);
+    const storeMs = Math.round(performance.now() - encodedMs);
     logger.info(
-      { index: snapshot.index, term: snapshot.term, bytes: data.length },
+      { index: snapshot.index, term: snapshot.term, bytes: data.length, encodeMs, storeMs },
       'snapshot taken, log compacted',
     );
   }

@@ -22,7 +22,10 @@
  * replacing the whole log, in the same write as the batch's hard state and entries). A crash in
  * between leaves a file without a marker: the old state loads, and the file is deleted
  * (wal-snapshots.ts). After a compaction, the oldest segments that hold no entry of the log any
- * more are deleted (never the current one), and the directory is fsynced.
+ * more are deleted (never the current one), and the directory is fsynced. A compaction also begins
+ * a new segment once the current one holds `compactionRollBytes`: otherwise a segment of 64 MiB
+ * (a million entries) would be kept, and replayed on every restart, long after a snapshot covered
+ * nearly all of it; this way a restart replays little more than the log after the snapshot.
  *
  * Open replays every segment (wal-replay.ts, which states the recovery rules): a write cut short
  * by a crash at the end of the last segment is cut off; anything else unreadable is a
@@ -66,6 +69,8 @@ import {
 } from './wal-snapshots.js';
 
 export const defaultSegmentBytesMax = 64 * 1024 * 1024;
+/** About 80 000 entries of a lock command: a few tens of milliseconds to replay. */
+export const defaultCompactionRollBytes = 4 * 1024 * 1024;
 
 /** The file LmdbStorage keeps its log in: a directory holding it is LMDB's, not ours. */
 const lmdbEnvironmentFileName = 'raft.mdb';
@@ -73,6 +78,8 @@ const lmdbEnvironmentFileName = 'raft.mdb';
 export interface WalStorageOptions {
   /** A new segment begins once the current one would pass this size (tests use tiny ones). */
   readonly segmentBytesMax?: number;
+  /** A compaction begins a new segment when the current one holds this many bytes or more. */
+  readonly compactionRollBytes?: number;
 }
 
 export class WalStorage implements RaftStorage {
@@ -82,6 +89,7 @@ export class WalStorage implements RaftStorage {
   readonly #walDir: string;
   readonly #lock: DataDirLock;
   readonly #segmentBytesMax: number;
+  readonly #compactionRollBytes: number;
   /** What the segments hold, as a replay would find it (see wal-log-state.ts). */
   readonly #state: WalLogState;
   #segment: SegmentWriter;
@@ -94,6 +102,7 @@ export class WalStorage implements RaftStorage {
     dataDir: string;
     lock: DataDirLock;
     segmentBytesMax: number;
+    compactionRollBytes: number;
     state: WalLogState;
     segment: SegmentWriter;
     tornWriteRecovered: TornWrite | undefined;
@@ -102,6 +111,7 @@ export class WalStorage implements RaftStorage {
     this.#walDir = walDirectory(options.dataDir);
     this.#lock = options.lock;
     this.#segmentBytesMax = options.segmentBytesMax;
+    this.#compactionRollBytes = options.compactionRollBytes;
     this.#state = options.state;
     this.#segment = options.segment;
     this.tornWriteRecovered = options.tornWriteRecovered;
@@ -115,6 +125,8 @@ export class WalStorage implements RaftStorage {
   static async open(dataDir: string, options: WalStorageOptions = {}): Promise<WalStorage> {
     const segmentBytesMax = options.segmentBytesMax ?? defaultSegmentBytesMax;
     assert(segmentBytesMax >= 1, `segmentBytesMax ${segmentBytesMax}`);
+    const compactionRollBytes = options.compactionRollBytes ?? defaultCompactionRollBytes;
+    assert(compactionRollBytes >= 1, `compactionRollBytes ${compactionRollBytes}`);
     await mkdir(dataDir, { recursive: true });
     if (existsSync(join(dataDir, lmdbEnvironmentFileName))) {
       throw new Error(
@@ -124,7 +136,7 @@ export class WalStorage implements RaftStorage {
     const lock = DataDirLock.acquire(dataDir);
     try {
       const recovered = await recover(dataDir);
-      return new WalStorage({ dataDir, lock, segmentBytesMax, ...recovered });
+      return new WalStorage({ dataDir, lock, segmentBytesMax, compactionRollBytes, ...recovered });
     } catch (error) {
       lock.release();
       throw error;
@@ -169,6 +181,7 @@ export class WalStorage implements RaftStorage {
       writeSnapshot(this.dataDir, snapshot);
       const records = [markerRecord(snapshot, MarkerCause.compaction)];
       await this.#append(records, encodeWrite(records));
+      if (this.#segment.sizeBytes >= this.#compactionRollBytes) await this.#beginNextSegment();
       await this.#deleteOldSegments();
     });
   }

@@ -1,4 +1,4 @@
-// The chunked sorted set behind the name and deadline indexes: checked against a sorted array.
+// The chunked sorted set behind the deadline index: checked against a sorted array.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';

@@ -363,6 +363,38 @@ describe('WalStorage: segments', () => {
     });
   });
 
+  test('a compaction past compactionRollBytes begins a new segment and deletes the one it covers', async () => {
+    const dataDir = temporaryDirectory();
+    const rollAtOnce: WalStorageOptions = { compactionRollBytes: 1 };
+    let storage = await openStorage(dataDir, rollAtOnce);
+    await storage.save({ hardState: hardState(1, 1, 4), entries: entriesInTerm(1, 4, 1) });
+    await storage.compact(snapshotAt(4, 1));
+    // Segment 1 held entries 1..4 only, all covered by the snapshot: nothing in it is needed.
+    assert.deepEqual(segmentNames(dataDir), namesOf([2]));
+    assert.equal(storage.currentSegment, 2);
+    await storage.save({ hardState: hardState(1, 1, 6), entries: entriesInTerm(5, 6, 1) });
+    const expected: PersistedState = {
+      hardState: hardState(1, 1, 6),
+      snapshot: snapshotAt(4, 1),
+      entries: entriesInTerm(5, 6, 1),
+    };
+    assert.deepEqual(await storage.load(), expected);
+    await storage.close();
+    storage = await openStorage(dataDir, rollAtOnce);
+    assert.deepEqual(await storage.load(), expected);
+    // Entries after the snapshot keep their segment until a later compaction covers them.
+    await storage.save({ hardState: hardState(1, 1, 7), entries: entriesInTerm(7, 8, 1) });
+    await storage.compact(snapshotAt(7, 1));
+    assert.deepEqual(segmentNames(dataDir), namesOf([2, 3]));
+    await storage.close();
+    storage = await openStorage(dataDir);
+    assert.deepEqual(await storage.load(), {
+      hardState: hardState(1, 1, 7),
+      snapshot: snapshotAt(7, 1),
+      entries: entriesInTerm(8, 8, 1),
+    });
+  });
+
   test('a conflicting suffix replaced across segments', async () => {
     const dataDir = temporaryDirectory();
     let storage = await openStorage(dataDir, segmentPerWrite);
