@@ -328,6 +328,13 @@ export class LockNode implements LockService, ClusterService {
    * Answers from the applied state, hiding holds whose lease ran out. Without `stale`, only once
    * a quorum confirmed that the state includes every write acknowledged so far (ReadIndex).
    * Waiters are known on the leader only (a follower shows none).
+   *
+   * A lease has run out for a read when it has for the log: at the state machine's time (the
+   * latest stamp applied), not at this node's clock. A refresh stamped before the lease's end may
+   * commit after it (a slow disk, a slow follower); it then renews the hold, and a read that had
+   * judged by the clock would have shown the lock free in between, and the same holding back
+   * after it, which no single order of events explains. Judged by the log, the lock shows as held
+   * until the leader's expire entry (or any later-stamped entry) applies, a few ms past the end.
    */
   async describe(
     name: string,
@@ -336,7 +343,7 @@ export class LockNode implements LockService, ClusterService {
     this.#assertServing();
     checkName(name);
     if (!options.stale) await this.#router.linearizable();
-    const lock = this.#state.locks.live(name, this.#now());
+    const lock = this.#state.locks.live(name, this.#state.locks.timeMs);
     if (lock === undefined) return undefined;
     return {
       name,
@@ -354,7 +361,8 @@ export class LockNode implements LockService, ClusterService {
       throw new LockdError('LOCKD_ERR_BAD_REQUEST', `limit must be 1 to ${listLimitMax}`);
     }
     await this.#router.linearizable();
-    const now = this.#now();
+    // As in describe: leases run out at the log's time, not this node's clock.
+    const now = this.#state.locks.timeMs;
     const { prefix, after, limit } = request;
     const startAfter = after >= prefix ? after : undefined;
     const names =
