@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: lockd's load benchmark, and with --vs the same load against etcd and Redis.
  *
- *   npm run bench -- [--seconds 5] [--concurrency 1,16,64] [--nodes 1,3]
+ *   npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
  *                    [--load uncontended,contended] [--vs etcd,redis] [--markdown]
  *                    [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
  *   npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]
@@ -20,6 +20,7 @@ const nodeCountsAllowed = [1, 3, 5];
 
 const flags = {
   seconds: { type: 'string', default: '5' },
+  'warmup-seconds': { type: 'string', default: '2' },
   concurrency: { type: 'string' },
   nodes: { type: 'string', default: '1' },
   load: { type: 'string', default: loadKinds.join(',') },
@@ -43,6 +44,13 @@ function positiveNumber(flag: string, text: string, whole: boolean): number {
   const value = Number(text);
   const valid = Number.isFinite(value) && value > 0 && (!whole || Number.isInteger(value));
   if (!valid) throw new Error(`--${flag}: "${text}" is not a ${whole ? 'whole ' : ''}number > 0`);
+  return value;
+}
+
+function nonNegativeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!(Number.isFinite(value) && value >= 0))
+    throw new Error(`--${flag}: "${text}" is not a number >= 0`);
   return value;
 }
 
@@ -72,6 +80,7 @@ function compareOptionsOf(values: Values, commandLine: string): CompareOptions {
   if (badCount !== undefined) throw new Error(`--nodes: ${badCount} is not one of 1, 3, 5`);
   return {
     seconds: positiveNumber('seconds', values.seconds, false),
+    warmupSeconds: nonNegativeNumber('warmup-seconds', values['warmup-seconds']),
     concurrencies: listOf('concurrency', values.concurrency ?? '1,16,64').map((text) =>
       positiveNumber('concurrency', text, true),
     ),
@@ -112,7 +121,7 @@ async function main(): Promise<void> {
   }
 }
 
-const usage = `npm run bench -- [--seconds 5] [--concurrency 1,16,64] [--nodes 1,3]
+const usage = `npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
                  [--load uncontended,contended] [--vs etcd,redis] [--markdown]
                  [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
 npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]`;

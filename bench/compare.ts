@@ -19,6 +19,8 @@ export const peerNames: readonly PeerName[] = ['etcd', 'redis'];
 
 export interface CompareOptions {
   readonly seconds: number;
+  /** Unmeasured load before each run's window (see load.ts). */
+  readonly warmupSeconds: number;
   readonly concurrencies: readonly number[];
   readonly nodeCounts: readonly number[];
   readonly loads: readonly LoadKind[];
@@ -107,7 +109,7 @@ async function measureVariant(
   cell: Cell,
   options: CompareOptions,
 ): Promise<RunResult> {
-  const leaseMs = options.seconds * 1000 + leaseMarginMs;
+  const leaseMs = (options.seconds + options.warmupSeconds) * 1000 + leaseMarginMs;
   const sessions = await openSessions(variant, cell.load, cell.concurrency, leaseMs);
   runCount += 1;
   try {
@@ -115,6 +117,7 @@ async function measureVariant(
       sessions,
       load: cell.load,
       seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
       sharedNames: options.sharedNames,
       runId: String(runCount),
     });
@@ -168,7 +171,7 @@ export async function runComparison(options: CompareOptions): Promise<void> {
   const peers = await preparePeers(options);
   const targets = planTargets(options, peers.available);
   const header = [
-    `lockd bench: ${options.seconds} s per run, ${new Date().toISOString()}`,
+    `lockd bench: ${options.seconds} s per run after ${options.warmupSeconds} s of warm-up, ${new Date().toISOString()}`,
     `machine: ${machineLine()}`,
     ...peers.versionLines,
   ];
@@ -199,6 +202,7 @@ function methodLines(options: CompareOptions): string[] {
       'connection. lockd: uncontended `POST`/`DELETE /lock/:name` (anonymous, no ttl); contended ' +
       '`?owner=wN&wait=10s`, released with the owner.',
     `Contended: ${options.sharedNames} names shared by all workers.`,
+    `Each run is ${options.warmupSeconds} s of the same load, not measured (V8 optimises lockd's request path meanwhile), then ${options.seconds} s measured.`,
   ];
   if (options.peers.includes('etcd'))
     lines.push(
