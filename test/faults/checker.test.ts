@@ -226,6 +226,31 @@ describe('histories that are not linearizable are rejected with the exact kind',
     assert.match(result.violations[0]?.message ?? '', /two owners hold token 5/);
   });
 
+  test('one token granted on two locks', () => {
+    const onX = new HistoryBuilder('x').acquire('a', [0, 10], ok({ token: 5 })).build();
+    const onY = new HistoryBuilder('y').acquire('b', [20, 30], ok({ token: 5 })).build();
+    const history = {
+      ...onX,
+      operations: [
+        ...onX.operations,
+        ...onY.operations.map((operation) => ({ ...operation, id: operation.id + 1 })),
+      ],
+    };
+    const result = checkHistory(history);
+    assertVerdict(result, ['fencing']);
+    assert.equal(result.violations[0]?.lock, 'x and y');
+    assert.match(result.violations[0]?.message ?? '', /token 5 was granted on two locks: x by #0/);
+    const distinct = {
+      ...history,
+      operations: history.operations.map((operation) =>
+        operation.lock === 'y' && operation.outcome.type === 'ok'
+          ? { ...operation, outcome: { ...operation.outcome, token: 6 } }
+          : operation,
+      ),
+    };
+    assertVerdict(checkHistory(distinct), []);
+  });
+
   test('a lost acknowledged release: the owner is seen holding again with no acquire between', () => {
     const history = new HistoryBuilder()
       .acquire('a', [0, 10], ok({ token: 1 }))

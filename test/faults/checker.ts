@@ -2,7 +2,8 @@
  * The checker of a fault run's history. Per lock (locks are independent, so a history is
  * linearizable iff each lock's part is), it runs direct checks that name a precise problem:
  *
- * - `fencing`: a token went backwards, or two owners got one token;
+ * - `fencing`: a token went backwards, or two owners got one token, or one token was granted on
+ *   two locks (the one check that spans locks);
  * - `lost-ack`: an acknowledged release or grant was undone: a released lock seen held by the
  *   same owner again with no acquire by it in between, or a granted (or refreshed) lock found free
  *   or held by another before its lease could end, with no release in between;
@@ -27,7 +28,7 @@
  * had ended (the lock free or someone else's) makes a later success on that lease a violation.
  */
 import { excerptOperationsMax, renderExcerpt } from './excerpt.js';
-import { checkFencing, type Finding } from './fencing.js';
+import { checkFencing, type Finding, tokensOnSeveralLocks } from './fencing.js';
 import type { History, Operation } from './history.js';
 import { type DeepestPoint, searchLinearization } from './linearizability.js';
 import { describeState, type Observation, observationAbout } from './lock-model.js';
@@ -562,6 +563,16 @@ function directViolations(
   ];
 }
 
+/** Tokens shown on two locks; the excerpt spans the operations of both. */
+function crossLockViolations(history: History): Violation[] {
+  const findings = tokensOnSeveralLocks(history.operations);
+  const first = findings[0];
+  if (first === undefined) return [];
+  const locks = new Set(first.involved.map((operation) => operation.lock));
+  const operations = history.operations.filter((operation) => locks.has(operation.lock));
+  return toViolation('fencing', [...locks].join(' and '), findings, operations, history);
+}
+
 /** The operations an excerpt of a failed search shows: the end of the prefix and what was stuck. */
 function involvedInSearchFailure(deepest: DeepestPoint): Operation[] {
   const prefix = deepest.linearized;
@@ -658,6 +669,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
     searchStates += verdict.searchStates;
     if (verdict.searched) searchedLocks++;
   }
+  violations.push(...crossLockViolations(history));
   const unknown = history.operations.filter(
     (operation) => operation.outcome.type === 'unknown',
   ).length;

@@ -81,6 +81,27 @@ function backwardTokens(grants: readonly Grant[]): Finding[] {
   return findings;
 }
 
+/**
+ * One token on two locks. A token is the index of the log entry that granted it, and an entry
+ * grants one lock, so no token may ever be shown for two different locks (a per-lock check cannot
+ * see this). Takes the whole history; a finding names both grants.
+ */
+export function tokensOnSeveralLocks(operations: readonly Operation[]): Finding[] {
+  const firstByToken = new Map<number, Grant>();
+  const findings: Finding[] = [];
+  for (const grant of grantsOf(operations)) {
+    const first = firstByToken.get(grant.token);
+    if (first === undefined) firstByToken.set(grant.token, grant);
+    else if (first.operation.lock !== grant.operation.lock) {
+      findings.push({
+        message: `token ${grant.token} was granted on two locks: ${first.operation.lock} by ${describeGrant(first)} and ${grant.operation.lock} by ${describeGrant(grant)}`,
+        involved: [first.operation, grant.operation],
+      });
+    }
+  }
+  return findings;
+}
+
 export function checkFencing(operations: readonly Operation[]): Finding[] {
   const grants = grantsOf(operations);
   return [...sharedTokens(grants), ...backwardTokens(grants)];
