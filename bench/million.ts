@@ -6,9 +6,8 @@
  * until a GET of a held lock answers 200.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import type { Agent } from 'node:http';
 import { join } from 'node:path';
-import { createWorkerAgent, sendRequest } from './http.js';
+import { createWorkerConnection, type WorkerConnection } from './http.js';
 import {
   delay,
   exited,
@@ -64,11 +63,9 @@ function diskUseBytes(directory: string): number {
   return total;
 }
 
-async function acquireOne(agent: Agent, port: number, index: number): Promise<number> {
+async function acquireOne(connection: WorkerConnection, index: number): Promise<number> {
   for (let attempt = 0; attempt < attemptsPerLockMax; attempt++) {
-    const reply = await sendRequest({
-      agent,
-      port,
+    const reply = await connection.send({
       method: 'POST',
       path: lockPath(index),
       readBody: false,
@@ -89,16 +86,16 @@ async function acquireAll(node: NodeProcess, options: MillionOptions): Promise<n
   const started = performance.now();
   const progressEvery = Math.max(1, Math.floor(options.locks / 10));
   const worker = async (): Promise<void> => {
-    const agent = createWorkerAgent();
+    const connection = createWorkerConnection(node.port);
     try {
       // Each pass takes one index; together the workers take exactly `locks` of them.
       while (next < options.locks) {
         const index = next++;
-        retries += await acquireOne(agent, node.port, index);
+        retries += await acquireOne(connection, index);
         if ((index + 1) % progressEvery === 0) printProgress(node, index + 1, started);
       }
     } finally {
-      agent.destroy();
+      connection.close();
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
@@ -113,10 +110,8 @@ function printProgress(node: NodeProcess, held: number, started: number): void {
   );
 }
 
-async function getStatus(agent: Agent, port: number, index: number): Promise<number> {
-  const reply = await sendRequest({
-    agent,
-    port,
+async function getStatus(connection: WorkerConnection, index: number): Promise<number> {
+  const reply = await connection.send({
     method: 'GET',
     path: lockPath(index),
     readBody: false,
@@ -127,35 +122,35 @@ async function getStatus(agent: Agent, port: number, index: number): Promise<num
 
 /** Polls GET of a held lock until it answers 200; returns when it did (performance.now()). */
 async function firstHeldGet(port: number, index: number): Promise<number> {
-  const agent = createWorkerAgent();
+  const connection = createWorkerConnection(port);
   const attemptsMax = Math.ceil(recoveryTimeoutMs / probeIntervalMs);
   try {
     for (let attempt = 0; attempt < attemptsMax; attempt++) {
-      const status = await getStatus(agent, port, index).catch(() => 0);
+      const status = await getStatus(connection, index).catch(() => 0);
       if (status === 200) return performance.now();
       await delay(probeIntervalMs);
     }
   } finally {
-    agent.destroy();
+    connection.close();
   }
   throw new Error(`GET ${lockPath(index)} did not answer 200 within ${recoveryTimeoutMs} ms`);
 }
 
 /** How many of `sampleSize` evenly spread locks are held, and that a never-taken one is not. */
 async function checkSample(port: number, locks: number): Promise<number> {
-  const agent = createWorkerAgent();
+  const connection = createWorkerConnection(port);
   try {
-    const free = await getStatus(agent, port, locks);
+    const free = await getStatus(connection, locks);
     if (free !== 404) throw new Error(`GET ${lockPath(locks)} (never taken) answered ${free}`);
     let held = 0;
     const count = Math.min(sampleSize, locks);
     for (let sample = 0; sample < count; sample++) {
       const index = Math.floor((sample * locks) / count);
-      if ((await getStatus(agent, port, index)) === 200) held += 1;
+      if ((await getStatus(connection, index)) === 200) held += 1;
     }
     return held;
   } finally {
-    agent.destroy();
+    connection.close();
   }
 }
 

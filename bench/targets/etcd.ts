@@ -6,9 +6,8 @@
  * held, so contended workers queue in creation order) and an unlock call.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import type { Agent } from 'node:http';
 import { join } from 'node:path';
-import { createWorkerAgent, type HttpReply, sendRequest } from '../http.js';
+import { createWorkerConnection, type HttpReply, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
 import { freePort, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
@@ -54,32 +53,35 @@ function errorOf(body: string): string {
 
 class EtcdSession implements LockSession {
   constructor(
-    private readonly agent: Agent,
-    private readonly port: number,
+    private readonly connection: WorkerConnection,
     private readonly prefix: string,
     /** A 64-bit id, kept as the decimal string the gateway sends: a JS number would round it. */
     private readonly leaseId: string,
   ) {}
 
   static async open(port: number, prefix: string, options: SessionOptions): Promise<EtcdSession> {
-    const agent = createWorkerAgent();
+    const connection = createWorkerConnection(port);
     const ttlSeconds = Math.ceil(options.leaseMs / 1000);
-    const grant = await post(agent, port, `${prefix}lease/grant`, { TTL: ttlSeconds });
-    const leaseId = (JSON.parse(grant.body) as { ID?: string }).ID;
-    if (grant.status !== 200 || typeof leaseId !== 'string') {
-      agent.destroy();
-      throw new Error(`etcd lease grant answered ${grant.status} ${errorOf(grant.body)}`);
+    let leaseId: string | undefined;
+    try {
+      const grant = await post(connection, `${prefix}lease/grant`, { TTL: ttlSeconds });
+      leaseId = grant.status === 200 ? (JSON.parse(grant.body) as { ID?: string }).ID : undefined;
+      if (typeof leaseId !== 'string')
+        throw new Error(`etcd lease grant answered ${grant.status} ${errorOf(grant.body)}`);
+    } catch (error) {
+      connection.close();
+      throw error;
     }
-    return new EtcdSession(agent, port, prefix, leaseId);
+    return new EtcdSession(connection, prefix, leaseId);
   }
 
   async acquireAndRelease(name: string): Promise<PairOutcome> {
     const lockBody = { name: base64(name), lease: this.leaseId };
-    const locked = await post(this.agent, this.port, `${this.prefix}lock/lock`, lockBody);
+    const locked = await post(this.connection, `${this.prefix}lock/lock`, lockBody);
     const key = locked.status === 200 ? (JSON.parse(locked.body) as { key?: string }).key : '';
     if (typeof key !== 'string' || key === '')
       return { ok: false, error: `etcd lock answered ${locked.status} ${errorOf(locked.body)}` };
-    const unlocked = await post(this.agent, this.port, `${this.prefix}lock/unlock`, { key });
+    const unlocked = await post(this.connection, `${this.prefix}lock/unlock`, { key });
     if (unlocked.status !== 200)
       return {
         ok: false,
@@ -90,17 +92,15 @@ class EtcdSession implements LockSession {
 
   async close(): Promise<void> {
     // Revoking is hygiene only (the cluster is thrown away next), so a failure is ignored.
-    await post(this.agent, this.port, `${this.prefix}lease/revoke`, { ID: this.leaseId }).catch(
+    await post(this.connection, `${this.prefix}lease/revoke`, { ID: this.leaseId }).catch(
       () => undefined,
     );
-    this.agent.destroy();
+    this.connection.close();
   }
 }
 
-function post(agent: Agent, port: number, path: string, body: object): Promise<HttpReply> {
-  return sendRequest({
-    agent,
-    port,
+function post(connection: WorkerConnection, path: string, body: object): Promise<HttpReply> {
+  return connection.send({
     method: 'POST',
     path,
     json: JSON.stringify(body),

@@ -4,10 +4,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Agent } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createWorkerAgent, sendRequest } from '../http.js';
+import { createWorkerConnection, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
 import { freePort, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
@@ -139,15 +138,13 @@ async function findLeaderPort(ports: readonly number[]): Promise<number> {
  * lock's FIFO queue hands the lock from one worker to the next in the log entry that releases it.
  */
 export class LockdSession implements LockSession {
-  private readonly agent: Agent = createWorkerAgent();
+  private readonly connection: WorkerConnection;
   /** The query strings of the acquire and the release ('' or starting with '?'). */
   private readonly acquireQuery: string;
   private readonly releaseQuery: string;
 
-  private constructor(
-    private readonly port: number,
-    options: SessionOptions,
-  ) {
+  private constructor(port: number, options: SessionOptions) {
+    this.connection = createWorkerConnection(port);
     const contended = options.load === 'contended';
     const owner = `owner=w${options.workerIndex}`;
     this.acquireQuery = contended ? `?${owner}&wait=${contendedWait}` : '';
@@ -160,14 +157,17 @@ export class LockdSession implements LockSession {
    */
   static async open(port: number, options: SessionOptions): Promise<LockdSession> {
     const session = new LockdSession(port, options);
-    await sendRequest({
-      agent: session.agent,
-      port,
-      method: 'GET',
-      path: '/healthz',
-      readBody: false,
-      timeoutMs: requestTimeoutMs,
-    });
+    try {
+      await session.connection.send({
+        method: 'GET',
+        path: '/healthz',
+        readBody: false,
+        timeoutMs: requestTimeoutMs,
+      });
+    } catch (error) {
+      session.connection.close();
+      throw error;
+    }
     return session;
   }
 
@@ -181,13 +181,11 @@ export class LockdSession implements LockSession {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.connection.close();
   }
 
   private async send(method: 'POST' | 'DELETE', path: string): Promise<number> {
-    const reply = await sendRequest({
-      agent: this.agent,
-      port: this.port,
+    const reply = await this.connection.send({
       method,
       path,
       readBody: false,
