@@ -4,6 +4,7 @@
  * (src/errors.ts), e.g. LOCKD_ERR_NO_LEADER. Every duration is in milliseconds; every instant is
  * an ISO 8601 UTC string as stamped by the leader that proposed the change.
  */
+import type { CancelSignal } from '../util/cancellation.js';
 
 export type LockMode = 'exclusive' | 'shared';
 
@@ -44,7 +45,7 @@ export interface AcquireRequest {
   /** Shared mode only: the most holders at once; null = the server's maximum. */
   readonly limit: number | null;
   /** Fires when the client went away: a queued waiter is removed; a grant that raced it is released. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
 }
 
 /** The 200 body of an acquire or refresh (the api adds nothing but JSON encoding). */

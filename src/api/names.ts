@@ -92,8 +92,21 @@ export function lockNameProblem(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `text` is a valid name as it stands: 1 to maxLockNameBytes characters, each an allowed
+ * byte (so no `%` to decode). Nearly every name a client sends is one; it is read without copying.
+ */
+function isPlainValidName(text: string): boolean {
+  if (text.length === 0 || text.length > maxLockNameBytes) return false;
+  for (let index = 0; index < text.length; index++) {
+    if (allowedNameBytes[text.charCodeAt(index)] !== 1) return false;
+  }
+  return true;
+}
+
 /** Reads a raw (still percent-encoded) path segment as a lock name. */
 export function parseLockName(rawSegment: string): LockNameParse {
+  if (isPlainValidName(rawSegment)) return { kind: 'valid', name: rawSegment };
   const bytes = decodePercentEncoding(rawSegment);
   if (bytes === undefined) return { kind: 'invalid', message: invalidPercentEncodingMessage };
   // A decoded `/` would put the name in a different place in the path: the route does not match.

@@ -25,9 +25,12 @@ export type ParameterName =
   | 'after'
   | 'lastEventId';
 
-/** One raw value: the decoded bytes of a query value, or a JSON value from the body. */
+/**
+ * One raw value: a query value's decoded bytes, held as the string with one character per byte
+ * (latin1), or a JSON value from the body.
+ */
 type RawValue =
-  | { readonly source: 'query'; readonly bytes: Uint8Array }
+  | { readonly source: 'query'; readonly latin1: string }
   | { readonly source: 'body'; readonly value: unknown };
 
 /** The parameters of one request, each known to be accepted by its route. */
@@ -42,20 +45,23 @@ export class RequestParameters {
     return this.values.has(name);
   }
 
-  /** The value as bytes: a query value's decoded bytes, a JSON string's UTF-8 bytes. */
-  bytes(name: ParameterName): Uint8Array | undefined {
+  /**
+   * The value's bytes as a string of one character per byte (latin1): a query value's decoded
+   * bytes, a JSON string's UTF-8 bytes. Checked character by character, it is checked byte by byte.
+   */
+  latin1(name: ParameterName): string | undefined {
     const raw = this.values.get(name);
     if (raw === undefined) return undefined;
-    if (raw.source === 'query') return raw.bytes;
+    if (raw.source === 'query') return raw.latin1;
     if (typeof raw.value !== 'string') throw badRequest(`${name} must be a string`);
-    return new Uint8Array(Buffer.from(raw.value, 'utf8'));
+    return isAscii(raw.value) ? raw.value : Buffer.from(raw.value, 'utf8').toString('latin1');
   }
 
   /** The value as text, for values that must be ASCII words or numbers to be valid at all. */
   text(name: ParameterName, expected: string): string | undefined {
     const raw = this.values.get(name);
     if (raw === undefined) return undefined;
-    if (raw.source === 'query') return Buffer.from(raw.bytes).toString('latin1');
+    if (raw.source === 'query') return raw.latin1;
     if (typeof raw.value === 'string') return raw.value;
     if (typeof raw.value === 'number' && Number.isSafeInteger(raw.value) && raw.value >= 0) {
       return String(raw.value);
@@ -84,11 +90,22 @@ function unknownParameter(name: string, accepted: readonly ParameterName[]): Loc
   );
 }
 
-/** `+` is a space in a query string; then the percent-escapes. */
-function decodeQueryComponent(text: string): Uint8Array {
+function isAscii(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    if (text.charCodeAt(index) >= 0x80) return false;
+  }
+  return true;
+}
+
+/**
+ * `+` is a space in a query string; then the percent-escapes. The bytes come back as latin1
+ * text. Most components have neither and are ASCII: they are their own decoding.
+ */
+function decodeQueryComponent(text: string): string {
+  if (isAscii(text) && !text.includes('%') && !text.includes('+')) return text;
   const bytes = decodePercentEncoding(text.replaceAll('+', ' '));
   if (bytes === undefined) throw badRequest('Invalid percent-encoding in query string');
-  return bytes;
+  return Buffer.from(bytes).toString('latin1');
 }
 
 function queryValues(
@@ -103,11 +120,11 @@ function queryValues(
     if (pair === '') continue;
     const equals = pair.indexOf('=');
     const rawName = equals === -1 ? pair : pair.slice(0, equals);
-    const name = Buffer.from(decodeQueryComponent(rawName)).toString('latin1');
+    const name = decodeQueryComponent(rawName);
     if (!isAccepted(name, accepted)) throw unknownParameter(name, accepted);
     if (values.has(name)) throw badRequest(`Parameter ${name} is given more than once`);
-    const bytes = decodeQueryComponent(equals === -1 ? '' : pair.slice(equals + 1));
-    values.set(name, { source: 'query', bytes });
+    const latin1 = decodeQueryComponent(equals === -1 ? '' : pair.slice(equals + 1));
+    values.set(name, { source: 'query', latin1 });
   }
   return values;
 }
@@ -138,15 +155,19 @@ export function collectParameters(
   return new RequestParameters(values);
 }
 
-/** The first byte of `bytes` outside `allowed`, as the message the client sees. */
+/** The first byte of `latin1` (one character a byte) outside `allowed`, as the client sees it. */
 function badByteProblem(
   name: string,
-  bytes: Uint8Array,
+  latin1: string,
   allowed: (byte: number) => boolean,
 ): string | undefined {
-  const offset = bytes.findIndex((byte) => !allowed(byte));
-  if (offset === -1) return undefined;
-  return `${name} contains non-printable/non-ascii byte ${bytes[offset]} at offset ${offset}`;
+  for (let offset = 0; offset < latin1.length; offset++) {
+    const byte = latin1.charCodeAt(offset);
+    if (!allowed(byte)) {
+      return `${name} contains non-printable/non-ascii byte ${byte} at offset ${offset}`;
+    }
+  }
+  return undefined;
 }
 
 function isPrintableAsciiByte(byte: number): boolean {
@@ -155,29 +176,29 @@ function isPrintableAsciiByte(byte: number): boolean {
 
 /** An owner: 1 to maxOwnerBytes bytes, each printable ASCII (33 to 126). */
 export function readOwner(parameters: RequestParameters, limits: Limits): string | null {
-  const bytes = parameters.bytes('owner');
-  if (bytes === undefined) return null;
-  if (bytes.length === 0) throw badRequest('owner is empty string');
-  if (bytes.length > limits.maxOwnerBytes) {
+  const owner = parameters.latin1('owner');
+  if (owner === undefined) return null;
+  if (owner.length === 0) throw badRequest('owner is empty string');
+  if (owner.length > limits.maxOwnerBytes) {
     throw badRequest(
-      `owner is too long (${bytes.length} bytes > maxOwnerBytes of ${limits.maxOwnerBytes})`,
+      `owner is too long (${owner.length} bytes > maxOwnerBytes of ${limits.maxOwnerBytes})`,
     );
   }
-  const problem = badByteProblem('owner', bytes, isPrintableAsciiByte);
+  const problem = badByteProblem('owner', owner, isPrintableAsciiByte);
   if (problem !== undefined) throw badRequest(problem);
-  return Buffer.from(bytes).toString('latin1');
+  return owner;
 }
 
 /** A lock name or the start of one (`prefix`, `after`): the bytes of lock names, may be empty. */
 export function readNamePart(parameters: RequestParameters, name: 'prefix' | 'after'): string {
-  const bytes = parameters.bytes(name);
-  if (bytes === undefined) return '';
-  if (bytes.length > maxLockNameBytes) {
-    throw badRequest(`${name} is too long (${bytes.length} bytes > max of ${maxLockNameBytes})`);
+  const part = parameters.latin1(name);
+  if (part === undefined) return '';
+  if (part.length > maxLockNameBytes) {
+    throw badRequest(`${name} is too long (${part.length} bytes > max of ${maxLockNameBytes})`);
   }
-  const problem = badByteProblem(name, bytes, isAllowedNameByte);
+  const problem = badByteProblem(name, part, isAllowedNameByte);
   if (problem !== undefined) throw badRequest(problem);
-  return Buffer.from(bytes).toString('latin1');
+  return part;
 }
 
 export interface DurationBounds {

@@ -7,8 +7,9 @@
  * waiting acquire needs wait + requestTimeoutMs, known only once its parameters are read; and an
  * event stream has no end at all. Handlers bound their own service calls instead.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LockdError } from '../errors.js';
+import { Cancellation, type CancelSignal } from '../util/cancellation.js';
 import { requestLifetimeMs } from './limits.js';
 import { sendError } from './reply.js';
 
@@ -17,18 +18,36 @@ export function requestLifetimeError(lifetimeMs: number): LockdError {
 }
 
 /**
+ * Whether the request announces a body. One without (most lock calls: the parameters are in the
+ * query) reaches its handler in the same turn as its headers, so it needs no timer.
+ */
+function announcesBody(request: FastifyRequest): boolean {
+  const { headers } = request;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/**
  * Answers 503 LOCKD_ERR_TIMEOUT to a request whose handler has not started within
  * requestLifetimeMs. Once the answer is sent, fastify runs neither the later hooks nor the
- * handler, even when the rest of the body arrives.
+ * handler, even when the rest of the body arrives. The hooks take callbacks, not promises: they
+ * run for every request, and an async hook costs a promise and a turn of the microtask queue.
  */
 export function boundTimeToHandler(app: FastifyInstance, requestTimeoutMs: number): void {
   const lifetimeMs = requestLifetimeMs(requestTimeoutMs);
   const timers = new WeakMap<FastifyReply, NodeJS.Timeout>();
   const clear = (reply: FastifyReply): void => {
-    clearTimeout(timers.get(reply));
+    const timer = timers.get(reply);
+    if (timer === undefined) return;
+    clearTimeout(timer);
     timers.delete(reply);
   };
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!announcesBody(request)) {
+      done();
+      return;
+    }
     const timer = setTimeout(() => {
       timers.delete(reply);
       if (reply.sent) return;
@@ -38,16 +57,23 @@ export function boundTimeToHandler(app: FastifyInstance, requestTimeoutMs: numbe
     }, lifetimeMs);
     timers.set(reply, timer);
     reply.raw.once('close', () => clear(reply));
+    done();
   });
-  app.addHook('preHandler', async (_request, reply) => clear(reply));
-  app.addHook('onResponse', async (_request, reply) => clear(reply));
+  app.addHook('preHandler', (_request, reply, done) => {
+    clear(reply);
+    done();
+  });
+  app.addHook('onResponse', (_request, reply, done) => {
+    clear(reply);
+    done();
+  });
 }
 
 export interface ClientPresence {
   /** Fires when the client went away before its answer was written, or when `abandon` is called. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** The answer will never be written (the request timed out): the service may let go too. */
-  abandon(reason: unknown): void;
+  abandon(): void;
 }
 
 /**
@@ -55,17 +81,14 @@ export interface ClientPresence {
  * went away (Node emits 'close' on the response either way; writableEnded tells them apart).
  */
 export function watchClientPresence(reply: FastifyReply): ClientPresence {
-  const controller = new AbortController();
+  const cancellation = new Cancellation();
   const response = reply.raw;
   if (response.destroyed && !response.writableEnded) {
-    controller.abort(new Error('the client went away'));
+    cancellation.abort();
   } else {
     response.once('close', () => {
-      if (!response.writableEnded) controller.abort(new Error('the client went away'));
+      if (!response.writableEnded) cancellation.abort();
     });
   }
-  return {
-    signal: controller.signal,
-    abandon: (reason) => controller.abort(reason),
-  };
+  return { signal: cancellation.signal, abandon: () => cancellation.abort() };
 }

@@ -1,5 +1,6 @@
 import { LockdError } from '../errors.js';
 import { assert } from '../util/assert.js';
+import type { CancelSignal } from '../util/cancellation.js';
 
 export function serviceTimeoutError(timeoutMs: number): LockdError {
   return new LockdError(
@@ -19,24 +20,38 @@ export class AnswerNotWantedError extends Error {
  * The race keeps a handler on `operation`, so its late rejection is never an unhandled one.
  * When `stop` fires first (the client went away), AnswerNotWantedError ends the wait at once.
  */
-export async function withTimeout<T>(
+export function withTimeout<T>(
   operation: Promise<T>,
   timeoutMs: number,
-  stop?: AbortSignal,
+  stop?: CancelSignal,
 ): Promise<T> {
   assert(Number.isInteger(timeoutMs) && timeoutMs > 0, `bad timeout ${timeoutMs} ms`);
-  let timer: NodeJS.Timeout | undefined;
-  let onStop: (() => void) | undefined;
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(serviceTimeoutError(timeoutMs)), timeoutMs);
-    onStop = () => reject(new AnswerNotWantedError('the client went away'));
+  // One promise settled by whichever comes first, rather than Promise.race over a second one:
+  // this runs for every request, and the race costs two more promises and their reactions.
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
+      return true;
+    };
+    const onStop = (): void => {
+      if (settle()) reject(new AnswerNotWantedError('the client went away'));
+    };
+    const timer = setTimeout(() => {
+      if (settle()) reject(serviceTimeoutError(timeoutMs));
+    }, timeoutMs);
+    operation.then(
+      (value) => {
+        if (settle()) resolve(value);
+      },
+      (error: unknown) => {
+        if (settle()) reject(error);
+      },
+    );
     if (stop?.aborted === true) onStop();
     else stop?.addEventListener('abort', onStop, { once: true });
   });
-  try {
-    return await Promise.race([operation, expiry]);
-  } finally {
-    clearTimeout(timer);
-    if (onStop !== undefined) stop?.removeEventListener('abort', onStop);
-  }
 }

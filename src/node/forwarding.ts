@@ -18,6 +18,7 @@ import type {
 } from '../api/lock-service.js';
 import { isLockdError, LockdError } from '../errors.js';
 import type { NodeId } from '../raft/types.js';
+import { Cancellation } from '../util/cancellation.js';
 import { isNodeId } from './addresses.js';
 import type { UnwantedGrant } from './leader-duties.js';
 import type { NodeLogger } from './logger.js';
@@ -176,7 +177,7 @@ export class ForwardedCalls {
   readonly #scheduler: Scheduler;
   /** How long an answered fresh grant is kept for a `cancel` that crossed the answer. */
   readonly #answeredKeptMs: number;
-  readonly #inFlight = new Map<string, AbortController>();
+  readonly #inFlight = new Map<string, Cancellation>();
   readonly #answered = new Map<string, Answered>();
 
   constructor(options: { service: LeaderService; scheduler: Scheduler; answeredKeptMs: number }) {
@@ -223,7 +224,7 @@ export class ForwardedCalls {
       throw new LockdError('LOCKD_ERR_OVERLOADED', 'Too many forwarded requests; retry shortly');
     }
     // Registered before the first await, so that a `cancel` right behind the call finds it.
-    const controller = new AbortController();
+    const controller = new Cancellation();
     this.#inFlight.set(key, controller);
     try {
       const { callId: _callId, ...request } = call;

@@ -5,8 +5,14 @@
 import type { Grant, HolderView, LockEvent, LockMode } from '../api/lock-service.js';
 import type { Hold, LockEventRecord } from '../locks/commands.js';
 
+/** The last instant formatted: the entries of one batch mostly carry the same stamp. */
+let lastIsoTime = { epochMs: Number.NaN, text: '' };
+
 export function isoTime(epochMs: number): string {
-  return new Date(epochMs).toISOString();
+  if (epochMs === lastIsoTime.epochMs) return lastIsoTime.text;
+  const text = new Date(epochMs).toISOString();
+  lastIsoTime = { epochMs, text };
+  return text;
 }
 
 export function holderView(hold: Hold): HolderView {

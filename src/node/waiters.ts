@@ -15,6 +15,7 @@ import type { AcquireResult, Grant, WaiterView } from '../api/lock-service.js';
 import { LockdError } from '../errors.js';
 import type { GrantRequest, HandOff } from '../locks/commands.js';
 import { assert } from '../util/assert.js';
+import type { CancelSignal } from '../util/cancellation.js';
 import { limitReached } from './limits.js';
 import type { Scheduler, Timer } from './scheduler.js';
 
@@ -23,7 +24,7 @@ interface Waiter {
   readonly name: string;
   readonly request: GrantRequest;
   readonly enqueuedAtMs: number;
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   readonly resolve: (result: AcquireResult) => void;
   readonly reject: (error: LockdError) => void;
   readonly timer: Timer;
@@ -85,7 +86,7 @@ export class WaitingRoom {
   wait(
     name: string,
     request: GrantRequest,
-    signal: AbortSignal,
+    signal: CancelSignal,
     deadlineMs: number,
   ): Promise<AcquireResult> {
     const queue = this.#queues.get(name) ?? [];

@@ -33,6 +33,7 @@ import type {
   ReleaseResult,
 } from '../../src/api/lock-service.js';
 import { LockdError } from '../../src/errors.js';
+import type { CancelSignal } from '../../src/util/cancellation.js';
 
 export type ServiceMethod = 'acquire' | 'release' | 'refresh' | 'describe' | 'list' | 'subscribe';
 
@@ -113,7 +114,7 @@ export class FakeLockService implements LockService {
   /** performance.now() at every call, in call order (parallel to `calls`). */
   readonly callTimesMs: number[] = [];
   /** The signal of every acquire, in call order. */
-  readonly acquireSignals: AbortSignal[] = [];
+  readonly acquireSignals: CancelSignal[] = [];
   behaviour: FakeBehaviour = { kind: 'normal' };
   /** Behaviour for one method, over `behaviour`. */
   readonly overrides: Partial<Record<ServiceMethod, FakeBehaviour>> = {};

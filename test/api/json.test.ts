@@ -25,6 +25,13 @@ describe('encodeJson (Go encoding/json compatible)', () => {
     assert.equal(encodeJson('\ud83d\ude00'), '"\ud83d\ude00"\n');
   });
 
+  test('the text of an escape is a string like any other, not an escape', () => {
+    // The fast path looks for `\ud8..` in JSON.stringify's output; this text makes it look twice.
+    assert.equal(encodeJson({ a: '\\ud800<' }), '{"a":"\\\\ud800\\u003c"}\n');
+    assert.equal(encodeJson({ a: '\\udc00' }), '{"a":"\\\\udc00"}\n');
+    assert.equal(encodeJson(['\ud800', 'plain']), '["\ufffd","plain"]\n');
+  });
+
   test('quotes, backslashes and control characters', () => {
     assert.equal(encodeJson('"\\\n\t\u0001'), '"\\"\\\\\\n\\t\\u0001"\n');
   });

@@ -118,7 +118,9 @@ describe('a client that goes away', () => {
       const signal = service.acquireSignals[0];
       assert.ok(signal !== undefined);
       if (!signal.aborted) {
-        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
       }
       assert.equal(signal.aborted, true);
     } finally {
