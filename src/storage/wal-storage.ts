@@ -15,7 +15,10 @@
  * Writes: a save encodes all its records (a snapshot marker when the leader sent a snapshot, the
  * hard state, the entries) into one buffer, appends it to the current segment at its end, then
  * fdatasyncs; it resolves only after. Old bytes are never rewritten: an entry at or below the last
- * index replaces the log from there on when replayed (a follower's conflicting suffix).
+ * index replaces the log from there on when replayed (a follower's conflicting suffix). A save
+ * that only moves the commit index is appended without the fdatasync (see StorageBatch): the
+ * next synced write makes it durable with everything before it, and a machine crash before that
+ * loses only the tail a replay cuts off anyway.
  *
  * Snapshots: the snapshot file is written and fsynced first, then its marker is appended (for a
  * compaction, a marker dropping the entries up to its index; for the leader's snapshot, a marker
@@ -48,7 +51,7 @@ import {
   StorageCorruptError,
   verifyPersistedState,
 } from './log-checks.js';
-import type { RaftStorage, StorageBatch } from './storage.js';
+import { movesOnlyCommit, type RaftStorage, type StorageBatch } from './storage.js';
 import { WalLogState } from './wal-log-state.js';
 import { encodeWrite, MarkerCause, RecordKind, type WalRecord } from './wal-records.js';
 import { replaySegments, type TornWrite } from './wal-replay.js';
@@ -167,10 +170,11 @@ export class WalStorage implements RaftStorage {
     // Encoded at once: the batch's entries are copied before the caller gets control back.
     const bytes = encodeWrite(records);
     const { snapshot } = batch;
+    const sync = !movesOnlyCommit(batch, this.#state.hardState);
     await this.#doingIo(async () => {
       // The snapshot is durable before the marker that names it (see the file comment).
       if (snapshot !== undefined) writeSnapshot(this.dataDir, snapshot);
-      await this.#append(records, bytes);
+      await this.#append(records, bytes, sync);
     });
   }
 
@@ -180,7 +184,7 @@ export class WalStorage implements RaftStorage {
     await this.#doingIo(async () => {
       writeSnapshot(this.dataDir, snapshot);
       const records = [markerRecord(snapshot, MarkerCause.compaction)];
-      await this.#append(records, encodeWrite(records));
+      await this.#append(records, encodeWrite(records), true);
       if (this.#segment.sizeBytes >= this.#compactionRollBytes) await this.#beginNextSegment();
       await this.#deleteOldSegments();
     });
@@ -203,13 +207,13 @@ export class WalStorage implements RaftStorage {
   }
 
   /** Appends one write to the current segment (beginning a new one first if it is full). */
-  async #append(records: readonly WalRecord[], bytes: Uint8Array): Promise<void> {
+  async #append(records: readonly WalRecord[], bytes: Uint8Array, sync: boolean): Promise<void> {
     const segment = this.#segment;
     const holdsMoreThanHead = segment.sizeBytes > segment.headBytes;
     if (holdsMoreThanHead && segment.sizeBytes + bytes.length > this.#segmentBytesMax) {
       await this.#beginNextSegment();
     }
-    await this.#segment.append(bytes);
+    await this.#segment.append(bytes, sync);
     applyWritten(this.#state, records);
   }
 

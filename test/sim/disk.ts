@@ -4,6 +4,10 @@
  * a seeded delay later; a slow disk takes longer. A crash while the batch is in flight loses it, or
  * not (the write may have reached the platter first): both are legal outcomes the node must survive.
  * At most one batch is in flight, as the host waits for each fsync before it takes the next Ready.
+ *
+ * A batch that only moves the commit index is written without an fsync, as WalStorage writes it
+ * (see StorageBatch.hardState): acknowledged at once, durable only once a later batch syncs, and
+ * lost if the power goes first.
  */
 import {
   type Entry,
@@ -70,6 +74,8 @@ export class SimDisk {
   readonly #real: Stored = emptyStored();
   #unflushed: DiskBatch | undefined;
   #inFlight: DiskBatch | undefined;
+  /** A commit-only hard state written without an fsync: durable with the next synced batch. */
+  #unsyncedHardState: HardState | undefined;
   /** Bumped by a crash, so that the completion of a write from before it is ignored. */
   #generation = 0;
   #latency: DiskLatency;
@@ -95,6 +101,11 @@ export class SimDisk {
     return this.#stored.hardState;
   }
 
+  /** The hard state last written, durable or not (a commit index not synced yet). */
+  get writtenHardState(): HardState {
+    return this.#unsyncedHardState ?? this.#stored.hardState;
+  }
+
   /** The index of the last durable entry (or of the durable snapshot, if no entry follows it). */
   get lastIndex(): number {
     return (this.#stored.snapshot?.index ?? 0) + this.#stored.entries.length;
@@ -114,6 +125,16 @@ export class SimDisk {
     this.stats.writes++;
     this.#inFlight = batch;
     const generation = this.#generation;
+    if (this.#movesOnlyCommit(batch)) {
+      // No fsync to wait for: the page cache takes it at once.
+      this.#clock.schedule(0, () => {
+        if (generation !== this.#generation) return;
+        this.#inFlight = undefined;
+        this.#unsyncedHardState = batch.hardState;
+        onSynced();
+      });
+      return;
+    }
     const latency = this.#slow?.latency ?? this.#latency;
     this.#clock.schedule(this.#random.between(latency.minUs, latency.maxUs), () => {
       if (generation !== this.#generation) return;
@@ -145,6 +166,7 @@ export class SimDisk {
     this.#generation++;
     const inFlight = this.#inFlight;
     this.#inFlight = undefined;
+    this.#unsyncedHardState = undefined;
     if (this.#bugs.fsyncLies) {
       // The volatile cache goes, and with it whatever was in flight.
       this.#unflushed = undefined;
@@ -170,7 +192,26 @@ export class SimDisk {
     return { hardState, entries: [...entries], ...(snapshot === undefined ? {} : { snapshot }) };
   }
 
+  /** As movesOnlyCommit in src/storage/storage.ts, against the hard state last written. */
+  #movesOnlyCommit(batch: DiskBatch): boolean {
+    const written = this.writtenHardState;
+    return (
+      batch.snapshot === undefined &&
+      batch.compaction === undefined &&
+      batch.entries.length === 0 &&
+      batch.hardState !== undefined &&
+      batch.hardState.term === written.term &&
+      batch.hardState.vote === written.vote
+    );
+  }
+
   #sync(batch: DiskBatch): void {
+    // A synced write makes every earlier write to the file durable with it.
+    const unsynced = this.#unsyncedHardState;
+    this.#unsyncedHardState = undefined;
+    if (unsynced !== undefined && batch.hardState === undefined) {
+      applyBatch(this.#stored, { hardState: unsynced, entries: [] });
+    }
     applyBatch(this.#stored, batch);
     if (!this.#bugs.fsyncLies) return;
     if (this.#unflushed !== undefined) applyBatch(this.#real, this.#unflushed);
