@@ -6,9 +6,9 @@
  *
  * The appends, one per ready batch, are synchronous: the event loop waits for the write and the
  * fdatasync, as Redis's does with appendfsync always. Handing them to libuv's thread pool instead
- * costs two thread hand-offs a batch; on the 2-core VM of docs/benchmarks.md that is 45 µs more
- * CPU and 40 µs more latency than the 82 µs the fdatasync itself takes, paid by every batch, and a
- * small batch (low load, contended locks) pays it for few requests. What the loop could do in
+ * costs two thread hand-offs a batch: on the 2-core VM of docs/benchmarks.md, 45–95 µs more CPU
+ * and 50–110 µs more latency than the 82 µs the inline append takes (`bench/fsync.ts`), paid by
+ * every batch, and a small batch (low load, contended locks) pays it for few requests. What the loop could do in
  * the meantime is little: nothing that waits for this batch can be answered before it is durable.
  * A disk that stalls now stalls the node's loop too, heartbeats included, so a leader stuck on
  * its disk is replaced by an election instead of holding the cluster up while it heartbeats.
