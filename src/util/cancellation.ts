@@ -3,9 +3,9 @@
  * client went away. It has the shape of the part of AbortSignal the service uses, so an
  * AbortSignal fits wherever a CancelSignal is taken (tests and callers outside the api pass one).
  *
- * Why not AbortController: on Node 20 creating one costs about 8 µs, and adding and removing an
- * event listener a few more, which is a tenth of the whole CPU of a request served from memory.
- * A Cancellation is a boolean and, only when someone listens, a short array.
+ * Why not AbortController: on Node 20 a CPU profile of lockd put creating one at about 8 µs, and
+ * adding and removing an event listener at a few more, for every request. A Cancellation is a
+ * boolean and, only when someone listens, a short array.
  */
 
 export interface CancelSignal {
