@@ -171,6 +171,29 @@ describe('SimDisk', () => {
     assert.deepEqual(disk.load().hardState, hardState);
   });
 
+  test('a commit-only write is acknowledged at once, and durable only with the next synced one', () => {
+    for (const syncedAfter of [false, true]) {
+      const { clock, disk } = setup(0);
+      disk.write({ hardState, entries: entries([1, 2]) }, () => {});
+      clock.runNext();
+      let acknowledged = false;
+      disk.write({ hardState: { ...hardState, commit: 2 }, entries: [] }, () => {
+        acknowledged = true;
+      });
+      clock.runNext();
+      assert.equal(acknowledged, true);
+      assert.equal(disk.writtenHardState.commit, 2);
+      assert.equal(disk.hardState.commit, 1, 'not durable yet');
+      if (syncedAfter) {
+        disk.write({ hardState: undefined, entries: [entry(3, 2)] }, () => {});
+        clock.runNext();
+      }
+      disk.crash();
+      assert.equal(disk.load().hardState.commit, syncedAfter ? 2 : 1);
+      assert.equal(disk.writtenHardState.commit, syncedAfter ? 2 : 1);
+    }
+  });
+
   test('a crash loses the write in flight, or keeps it whole; never calls back', () => {
     for (const [survival, lastIndex] of [
       [0, 0],

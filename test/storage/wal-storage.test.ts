@@ -2,7 +2,7 @@
 // with the segment and offset, segments that rotate and are deleted after a compaction, and a
 // snapshot file whose marker never made it to the log.
 import assert from 'node:assert/strict';
-import {
+import fs, {
   appendFileSync,
   cpSync,
   existsSync,
@@ -13,12 +13,14 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
-import { afterEach, describe, test } from 'node:test';
+import { afterEach, describe, mock, test } from 'node:test';
 import type { HardState, PersistedState } from '../../src/raft/types.js';
 import { DataDirInUseError, lockFileName } from '../../src/storage/data-dir-lock.js';
 import { StorageCorruptError } from '../../src/storage/log-checks.js';
 import { snapshotDirectory, writeSnapshotFile } from '../../src/storage/snapshot-files.js';
+import { movesOnlyCommit, type StorageBatch } from '../../src/storage/storage.js';
 import { encodeWrite, RecordKind } from '../../src/storage/wal-records.js';
 import { segmentFileName } from '../../src/storage/wal-segments.js';
 import { WalStorage, type WalStorageOptions } from '../../src/storage/wal-storage.js';
@@ -161,6 +163,65 @@ describe('WalStorage files', () => {
       ...entriesInTerm(5, 7, 1).map((entry) => ({ kind: RecordKind.entry, entry })),
     ] as const;
     assert.equal((sizes[3] ?? 0) - (sizes[2] ?? 0), encodeWrite(thirdBatch).length);
+  });
+});
+
+describe('WalStorage: which saves are fsynced', () => {
+  /** Counts fdatasync calls while `body` runs (the ES module binding is updated to the mock). */
+  async function countingSyncs(body: (syncs: () => number) => Promise<void>): Promise<void> {
+    const counted = mock.method(fs, 'fdatasyncSync');
+    syncBuiltinESMExports();
+    try {
+      await body(() => counted.mock.callCount());
+    } finally {
+      counted.mock.restore();
+      syncBuiltinESMExports();
+    }
+  }
+
+  test('a save that only moves the commit index is written without fdatasync', async () => {
+    const dataDir = temporaryDirectory();
+    const storage = await openStorage(dataDir);
+    const path = segmentPath(dataDir, 1);
+    await countingSyncs(async (syncs) => {
+      await storage.save({ hardState: hardState(1, 1, 0), entries: entriesInTerm(1, 3, 1) });
+      assert.equal(syncs(), 1, 'entries are synced');
+      const sizeBefore = statSync(path).size;
+      await storage.save({ hardState: hardState(1, 1, 3), entries: [] });
+      assert.equal(syncs(), 1, 'a new commit index alone is not');
+      assert.ok(statSync(path).size > sizeBefore, 'but it is written');
+      await storage.save({ hardState: hardState(2, 0, 3), entries: [] });
+      assert.equal(syncs(), 2, 'a new term is synced');
+      await storage.save({ hardState: hardState(2, 3, 3), entries: [] });
+      assert.equal(syncs(), 3, 'a new vote is synced');
+      await storage.save({ hardState: undefined, entries: entriesInTerm(4, 4, 2) });
+      assert.equal(syncs(), 4, 'entries without a hard state are synced');
+    });
+    await storage.close();
+    opened.splice(opened.indexOf(storage), 1);
+    // A process that restarts finds the unsynced commit index too: the page cache kept it.
+    const reopened = await openStorage(dataDir);
+    const loaded = await reopened.load();
+    assert.deepEqual(loaded.hardState, hardState(2, 3, 3));
+    assert.equal(loaded.entries.length, 4);
+  });
+
+  test('movesOnlyCommit: only a hard state with the stored term and vote, nothing else', () => {
+    const stored = hardState(3, 2, 10);
+    const only = (batch: StorageBatch): boolean => movesOnlyCommit(batch, stored);
+    assert.equal(only({ hardState: hardState(3, 2, 11), entries: [] }), true);
+    assert.equal(only({ hardState: hardState(3, 2, 10), entries: [] }), true);
+    assert.equal(only({ hardState: hardState(4, 2, 11), entries: [] }), false);
+    assert.equal(only({ hardState: hardState(3, 1, 11), entries: [] }), false);
+    assert.equal(only({ hardState: undefined, entries: [] }), false);
+    assert.equal(
+      only({ hardState: hardState(3, 2, 11), entries: entriesInTerm(11, 11, 3) }),
+      false,
+    );
+    assert.equal(
+      only({ hardState: hardState(3, 2, 11), entries: [], snapshot: snapshotAt(11, 3) }),
+      false,
+    );
   });
 });
 
