@@ -2,7 +2,7 @@
  * `npm run bench`: lockd's load benchmark, and with --vs the same load against etcd and Redis.
  *
  *   npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
- *                    [--load uncontended,contended] [--vs etcd,redis] [--markdown]
+ *                    [--load uncontended,contended] [--vs etcd,redis] [--markdown] [--rounds 1]
  *                    [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
  *   npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]
  *
@@ -21,6 +21,7 @@ const nodeCountsAllowed = [1, 3, 5];
 const flags = {
   seconds: { type: 'string', default: '5' },
   'warmup-seconds': { type: 'string', default: '2' },
+  rounds: { type: 'string', default: '1' },
   concurrency: { type: 'string' },
   nodes: { type: 'string', default: '1' },
   load: { type: 'string', default: loadKinds.join(',') },
@@ -45,6 +46,14 @@ function positiveNumber(flag: string, text: string, whole: boolean): number {
   const valid = Number.isFinite(value) && value > 0 && (!whole || Number.isInteger(value));
   if (!valid) throw new Error(`--${flag}: "${text}" is not a ${whole ? 'whole ' : ''}number > 0`);
   return value;
+}
+
+const roundsMax = 100;
+
+function roundsOf(text: string): number {
+  const rounds = positiveNumber('rounds', text, true);
+  if (rounds > roundsMax) throw new Error(`--rounds: at most ${roundsMax}`);
+  return rounds;
 }
 
 function nonNegativeNumber(flag: string, text: string): number {
@@ -94,6 +103,7 @@ function compareOptionsOf(values: Values, commandLine: string): CompareOptions {
     sharedNames: positiveNumber('shared-names', values['shared-names'], true),
     redisBackoff: backoffOf(values['redis-backoff-ms']),
     markdown: values.markdown,
+    rounds: roundsOf(values.rounds),
     commandLine,
   };
 }
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
 }
 
 const usage = `npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
-                 [--load uncontended,contended] [--vs etcd,redis] [--markdown]
+                 [--load uncontended,contended] [--vs etcd,redis] [--markdown] [--rounds 1]
                  [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
 npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]`;
 

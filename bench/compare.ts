@@ -7,7 +7,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { ensureInstalled } from './install.js';
 import { drive, type LoadKind, type LockSession, type RunResult } from './load.js';
 import { makeTemporaryDirectory, removeTemporaryDirectory } from './processes.js';
-import { Report } from './report.js';
+import { Report, roundsSummary } from './report.js';
 import { bareTarget } from './targets/bare.js';
 import { etcdTarget } from './targets/etcd.js';
 import { lockdTarget } from './targets/lockd.js';
@@ -29,6 +29,8 @@ export interface CompareOptions {
   readonly sharedNames: number;
   readonly redisBackoff: RetryBackoff;
   readonly markdown: boolean;
+  /** How many times the whole sweep runs, interleaved; more than one adds a summary of medians. */
+  readonly rounds: number;
   /** The flags as given, for the report's "Command" line. */
   readonly commandLine: string;
 }
@@ -176,14 +178,24 @@ export async function runComparison(options: CompareOptions): Promise<void> {
     ...peers.versionLines,
   ];
   console.log(header.join('\n'));
-  const report = new Report();
-  report.printHeader();
-  for (const load of options.loads)
-    for (const concurrency of options.concurrencies)
-      for (const target of targets)
-        if (target.supports(load))
-          await measureTarget(target, { load, concurrency }, options, report);
-  if (!options.markdown) return;
+  const reports: Report[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    if (options.rounds > 1) console.log(`round ${round} of ${options.rounds}`);
+    const report = new Report();
+    reports.push(report);
+    report.printHeader();
+    for (const load of options.loads)
+      for (const concurrency of options.concurrencies)
+        for (const target of targets)
+          if (target.supports(load))
+            await measureTarget(target, { load, concurrency }, options, report);
+  }
+  if (options.rounds > 1) {
+    console.log('');
+    console.log(roundsSummary(reports));
+  }
+  const [report] = reports;
+  if (!options.markdown || report === undefined) return;
   console.log('');
   console.log(`- Machine: ${machineLine()}.`);
   const flags = options.commandLine === '' ? '' : ` -- ${options.commandLine}`;

@@ -62,10 +62,16 @@ function ceilingPercent(row: Row, rows: readonly Row[]): string {
   return `${((row.result.pairsPerSecond / ceiling.result.pairsPerSecond) * 100).toFixed(0)}%`;
 }
 
-function peerRatio(row: Row, rows: readonly Row[]): string {
+/** lockd's pairs/s over this row's, in the same run, or undefined when there is no counterpart. */
+function peerRatioValue(row: Row, rows: readonly Row[]): number | undefined {
   const lockd = lockdCounterpart(row, rows);
-  if (lockd === undefined || row.result.pairsPerSecond === 0) return '';
-  return `${(lockd.result.pairsPerSecond / row.result.pairsPerSecond).toFixed(2)}×`;
+  if (lockd === undefined || row.result.pairsPerSecond === 0) return undefined;
+  return lockd.result.pairsPerSecond / row.result.pairsPerSecond;
+}
+
+function peerRatio(row: Row, rows: readonly Row[]): string {
+  const ratio = peerRatioValue(row, rows);
+  return ratio === undefined ? '' : `${ratio.toFixed(2)}×`;
 }
 
 function cells(row: Row, rows: readonly Row[]): string[] {
@@ -96,7 +102,7 @@ function padded(values: readonly string[]): string {
 }
 
 export class Report {
-  private readonly rows: Row[] = [];
+  readonly rows: Row[] = [];
   private readonly notes: string[] = [];
 
   printHeader(): void {
@@ -126,4 +132,50 @@ export class Report {
     if (this.notes.length > 0) lines.push('', ...this.notes.map((note) => `- ${note}`));
     return lines.join('\n');
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? 0;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
+}
+
+function rowKey(row: Row): string {
+  return `${row.label}\u0000${row.load}\u0000${row.concurrency}`;
+}
+
+/**
+ * Several rounds of the same sweep, as a Markdown table: for each row, the median pairs/s and
+ * its range, and the median of the ratios each round gave (each ratio still compares runs of the
+ * same round), with every round's ratio listed. One 3 s run on a small shared machine can be a
+ * third off; a median of interleaved rounds is what a claim near a target should rest on.
+ */
+export function roundsSummary(reports: readonly Report[]): string {
+  const groups = new Map<string, { first: Row; pairs: number[]; ratios: number[] }>();
+  for (const report of reports) {
+    for (const row of report.rows) {
+      const key = rowKey(row);
+      const group = groups.get(key) ?? { first: row, pairs: [], ratios: [] };
+      group.pairs.push(row.result.pairsPerSecond);
+      const ratio = peerRatioValue(row, report.rows);
+      if (ratio !== undefined) group.ratios.push(ratio);
+      groups.set(key, group);
+    }
+  }
+  const lines = [
+    `| target | load | conc | pairs/s, median of ${reports.length} (min–max) | lockd ÷ this, median (each round) |`,
+    '|---|---|---:|---:|---:|',
+  ];
+  for (const { first, pairs, ratios } of groups.values()) {
+    const range = `${Math.min(...pairs).toFixed(0)}–${Math.max(...pairs).toFixed(0)}`;
+    const ratioText =
+      ratios.length === 0
+        ? ''
+        : `${median(ratios).toFixed(2)}× (${ratios.map((ratio) => ratio.toFixed(2)).join(', ')})`;
+    lines.push(
+      `| ${first.label} | ${first.load} | ${first.concurrency} | ${median(pairs).toFixed(0)} (${range}) | ${ratioText} |`,
+    );
+  }
+  return lines.join('\n');
 }
