@@ -163,5 +163,10 @@ export interface LockService {
     lastEventId: string | null,
     onEvent: (event: LockEvent) => void,
   ): EventSubscription;
+  /**
+   * The client address (`host:port`) of the leader when this node is not it, so that a write's
+   * answer can say where writes go without a hop; null on the leader or when no leader is known.
+   */
+  leaderClientAddress(): string | null;
   readonly limits: Limits;
 }

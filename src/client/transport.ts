@@ -83,6 +83,13 @@ export function normaliseEndpoint(endpoint: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/** `host:port` of a normalised endpoint, the port written out even when it is the default. */
+function addressOf(endpoint: string): string {
+  const url = new URL(endpoint);
+  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
+  return `${url.hostname}:${port}`;
+}
+
 /** Waits `durationMs`, or throws AbortedError as soon as `signal` fires. */
 export function sleep(durationMs: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -142,7 +149,9 @@ type AttemptOutcome =
 export class Transport {
   private readonly options: TransportOptions;
   private readonly endpoints: readonly string[];
-  /** The endpoint to try first: the one that answered last. */
+  /** Each endpoint as `host:port`, the form of the Lockd-Leader header. */
+  private readonly endpointAddresses: readonly string[];
+  /** The endpoint to try first: the one that answered last, or the leader it named. */
   private preferred = 0;
   /** performance.now() before which an endpoint rests after a failure. */
   private readonly restingUntilMs: number[];
@@ -152,6 +161,7 @@ export class Transport {
     if (options.endpoints.length === 0) throw new InvalidArgumentError('no endpoints given');
     this.options = options;
     this.endpoints = options.endpoints.map(normaliseEndpoint);
+    this.endpointAddresses = this.endpoints.map(addressOf);
     this.restingUntilMs = this.endpoints.map(() => 0);
     this.consecutiveFailures = this.endpoints.map(() => 0);
   }
@@ -164,6 +174,7 @@ export class Transport {
       const outcome = await this.attempt(index, request, attempt);
       if (outcome.kind === 'answer') {
         this.succeeded(index);
+        this.followLeader(outcome.response.headers);
         return outcome.response;
       }
       failures.push(outcome.error);
@@ -181,6 +192,20 @@ export class Transport {
     this.preferred = index;
     this.consecutiveFailures[index] = 0;
     this.restingUntilMs[index] = 0;
+  }
+
+  /**
+   * A follower that forwarded a write names the leader (`Lockd-Leader: host:port`). When that is
+   * one of the endpoints and it is not resting, the next requests go there first, saving the
+   * forwarding hop. An address that is not an endpoint is ignored: the client talks only to the
+   * servers it was given.
+   */
+  private followLeader(headers: Headers): void {
+    const leader = headers.get('lockd-leader');
+    if (leader === null) return;
+    const index = this.endpointAddresses.indexOf(leader);
+    if (index === -1 || (this.restingUntilMs[index] ?? 0) > performance.now()) return;
+    this.preferred = index;
   }
 
   private failed(index: number, restMs: number): void {

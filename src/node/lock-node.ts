@@ -396,6 +396,13 @@ export class LockNode implements LockService, ClusterService {
     return this.#history.subscribe(filter, lastEventId, onEvent);
   }
 
+  leaderClientAddress(): string | null {
+    const leader = this.#router.writeTarget();
+    if (leader === undefined || leader === this.#options.id) return null;
+    const address = this.#membership.book.get(leader)?.clientAddress;
+    return address === undefined || address === '' ? null : address;
+  }
+
   // ---- ClusterService ---------------------------------------------------------------------------
 
   clusterStatus(): ClusterStatus {

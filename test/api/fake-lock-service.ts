@@ -116,6 +116,8 @@ export class FakeLockService implements LockService {
   /** The signal of every acquire, in call order. */
   readonly acquireSignals: CancelSignal[] = [];
   behaviour: FakeBehaviour = { kind: 'normal' };
+  /** What leaderClientAddress() answers: set it to play a follower that knows its leader. */
+  leaderAddress: string | null = null;
   /** Behaviour for one method, over `behaviour`. */
   readonly overrides: Partial<Record<ServiceMethod, FakeBehaviour>> = {};
   private readonly locks = new Map<string, LockState>();
@@ -180,6 +182,10 @@ export class FakeLockService implements LockService {
       const next = names.length > request.limit ? (page.at(-1) ?? null) : null;
       return Promise.resolve({ locks, next });
     });
+  }
+
+  leaderClientAddress(): string | null {
+    return this.leaderAddress;
   }
 
   subscribe(

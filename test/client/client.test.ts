@@ -177,6 +177,29 @@ describe('failover', () => {
     }
   });
 
+  test('a follower naming the leader (Lockd-Leader) sends the next requests there', async () => {
+    const follower = await startServer();
+    const leader = await startServer({ service: follower.service });
+    try {
+      const { fetch, urls } = recordingFetch();
+      const client = new LockdClient({ endpoints: [follower.url, leader.url], fetch });
+      // An address that is not one of the endpoints is not followed.
+      follower.service.leaderAddress = '192.0.2.1:2081';
+      const first = await client.acquire('lead-1', { keepAlive: false });
+      await first.release();
+      follower.service.leaderAddress = new URL(leader.url).host;
+      const second = await client.acquire('lead-2', { keepAlive: false });
+      await second.release();
+      assert.deepEqual(
+        urls.map((url) => new URL(url).origin),
+        [follower.url, follower.url, follower.url, leader.url],
+      );
+    } finally {
+      await follower.close();
+      await leader.close();
+    }
+  });
+
   test('a 503 moves to the next endpoint at once', async () => {
     const unavailable = await startServer();
     const healthy = await startServer();

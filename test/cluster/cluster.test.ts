@@ -57,10 +57,13 @@ function port(cluster: TestCluster, id: number): number {
 describe('a 3-node cluster of real processes', () => {
   test('writes through every node; reads through every node see them', async () => {
     const cluster = await startCluster();
-    await cluster.waitForLeader();
+    const leader = await cluster.waitForLeader();
     for (const node of cluster.nodes) {
       const response = await rawRequest(node.clientPort, 'POST', `/lock/written-via-${node.id}`);
       assert.equal(response.status, 200, `POST via node ${node.id}: ${response.body}`);
+      // A follower's answer names the leader, so that a client can send its writes there.
+      const named = node.id === leader ? undefined : `127.0.0.1:${port(cluster, leader)}`;
+      assert.equal(response.headers['lockd-leader'], named, `Lockd-Leader via node ${node.id}`);
     }
     for (const reader of cluster.nodes) {
       for (const writer of cluster.nodes) {

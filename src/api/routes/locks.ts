@@ -33,6 +33,8 @@ export const lockRouteMethods: Readonly<Record<LockResource, readonly string[]>>
 };
 
 export const lockTokenHeader = 'Lockd-Token';
+/** On a write answered by a follower (which forwarded it): the leader's client address. */
+export const lockLeaderHeader = 'Lockd-Leader';
 
 export const conflictMessage = 'Lock conflict';
 export const notOwnerMessage = 'Lock held by another owner';
@@ -89,6 +91,15 @@ function holderDetails(holders: readonly HolderView[]): { holder?: ReturnType<ty
   return holder === undefined ? {} : { holder: holderJson(holder) };
 }
 
+/**
+ * Names the leader on a write this node forwarded to it: a client that knows that address may
+ * send its next writes there and save the forwarding hop. Nothing on the leader itself.
+ */
+function hintLeader(reply: FastifyReply, service: LockService): void {
+  const leader = service.leaderClientAddress();
+  if (leader !== null) reply.header(lockLeaderHeader, leader);
+}
+
 /** The Grant as the body, its token in Lockd-Token too (checked first: a bad one is a 500). */
 function sendGrant(reply: FastifyReply, grant: Grant): FastifyReply {
   const body = grantJson(grant);
@@ -115,6 +126,7 @@ function registerAcquire(app: FastifyInstance, options: LockRoutesOptions): void
       presence.abandon();
       throw error;
     }
+    hintLeader(reply, service);
     switch (result.outcome) {
       case 'acquired':
         return sendGrant(reply, result.grant);
@@ -140,6 +152,7 @@ function registerRefresh(app: FastifyInstance, options: LockRoutesOptions): void
       requestTimeoutMs,
       watchClientPresence(reply).signal,
     );
+    hintLeader(reply, service);
     switch (result.outcome) {
       case 'refreshed':
         return sendGrant(reply, result.grant);
@@ -167,6 +180,7 @@ function registerRelease(app: FastifyInstance, options: LockRoutesOptions): void
       requestTimeoutMs,
       watchClientPresence(reply).signal,
     );
+    hintLeader(reply, service);
     switch (result.outcome) {
       case 'released':
         return sendJson(reply, 200, {});
