@@ -4,17 +4,20 @@
  * temporary file, fsynced, renamed into place, the directory fsynced), so a segment file never
  * lacks its head; after that it only grows, one write per save, each followed by fdatasync.
  *
- * The appends, one per ready batch, write inline (a copy into the page cache) and fdatasync on
- * libuv's thread pool. fs.promises did both on the pool: two thread hand-offs a batch, which on
- * the 2-core VM of docs/benchmarks.md cost 45–95 µs more CPU and 50–110 µs more latency than the
- * 82 µs an inline write and fdatasync take (`bench/fsync.ts`). Fully inline was tried as well: it
- * saves the second hand-off, but the event loop then waits for the disk, and a follower serving
- * clients stops forwarding them meanwhile; with another process using the disk that cost a
- * third of the throughput in the spread placement. One hand-off keeps the loop serving while the
- * disk works. The rarer writes (a segment's creation, truncation, deletion) go through
- * fs.promises.
+ * The appends, one per ready batch, are synchronous: the event loop waits for the write and the
+ * fdatasync, as Redis's does with appendfsync always. Through libuv's thread pool (fs.promises)
+ * each batch cost two thread hand-offs: on the 2-core VM of docs/benchmarks.md, 45–95 µs more CPU
+ * and 50–110 µs more latency than the 82 µs an inline append takes (`bench/fsync.ts`). A hybrid
+ * (the write inline, the fdatasync on the pool) was measured too: on an idle machine inline gave
+ * 5–30% more throughput in every 3-node load (three interleaved rounds each); with another
+ * process using the disk the hybrid did 45% better in the uncontended spread placement, where a
+ * follower's loop waiting for its disk stops forwarding requests. A disk that stalls stalls the node's loop too,
+ * heartbeats included, so a leader stuck on its disk is replaced by an election instead of
+ * holding the cluster up while it heartbeats. The rarer writes (a segment's creation,
+ * truncation, deletion) go through fs.promises.
  */
-import { fdatasync, writeSync } from 'node:fs';
+
+import { fdatasyncSync, writeSync } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -194,27 +197,18 @@ export class SegmentWriter {
   }
 
   /**
-   * Writes `bytes` at the end of the segment (inline), then, when `sync`, fdatasync (on the
-   * thread pool; see the file comment): durable when this resolves if `sync`, else with the next
-   * synced append.
+   * Writes `bytes` at the end of the segment, then, when `sync`, fdatasync, both blocking (see
+   * the file comment): durable when this resolves if `sync`, else with the next synced append.
    */
   async append(bytes: Uint8Array, sync: boolean): Promise<void> {
-    const descriptor = this.#handle.fd;
-    writeFullySync(descriptor, bytes, this.#sizeBytes);
-    if (sync) await datasync(descriptor);
+    writeFullySync(this.#handle.fd, bytes, this.#sizeBytes);
+    if (sync) fdatasyncSync(this.#handle.fd);
     this.#sizeBytes += bytes.length;
   }
 
   async close(): Promise<void> {
     await this.#handle.close();
   }
-}
-
-/** fs.fdatasync as a promise: its callback form costs less than FileHandle.datasync's. */
-function datasync(descriptor: number): Promise<void> {
-  return new Promise((resolve, reject) =>
-    fdatasync(descriptor, (error) => (error === null ? resolve() : reject(error))),
-  );
 }
 
 function writeFullySync(fd: number, bytes: Uint8Array, position: number): void {

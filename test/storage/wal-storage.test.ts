@@ -169,7 +169,7 @@ describe('WalStorage files', () => {
 describe('WalStorage: which saves are fsynced', () => {
   /** Counts fdatasync calls while `body` runs (the ES module binding is updated to the mock). */
   async function countingSyncs(body: (syncs: () => number) => Promise<void>): Promise<void> {
-    const counted = mock.method(fs, 'fdatasync');
+    const counted = mock.method(fs, 'fdatasyncSync');
     syncBuiltinESMExports();
     try {
       await body(() => counted.mock.callCount());
