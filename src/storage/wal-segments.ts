@@ -148,6 +148,8 @@ export class SegmentWriter {
   readonly headBytes: number;
   readonly #handle: FileHandle;
   #sizeBytes: number;
+  /** An append was written without fdatasync since the last one that synced. */
+  #unsynced = false;
 
   private constructor(options: {
     sequence: number;
@@ -204,6 +206,17 @@ export class SegmentWriter {
     writeFullySync(this.#handle.fd, bytes, this.#sizeBytes);
     if (sync) fdatasyncSync(this.#handle.fd);
     this.#sizeBytes += bytes.length;
+    this.#unsynced = !sync;
+  }
+
+  /**
+   * Makes an unsynced append durable. Called before a newer segment begins: later fdatasyncs go
+   * to that file, and a write cut short is only tolerated at the end of the last segment.
+   */
+  syncIfUnsynced(): void {
+    if (!this.#unsynced) return;
+    fdatasyncSync(this.#handle.fd);
+    this.#unsynced = false;
   }
 
   async close(): Promise<void> {

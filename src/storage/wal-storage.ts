@@ -17,8 +17,8 @@
  * fdatasyncs; it resolves only after. Old bytes are never rewritten: an entry at or below the last
  * index replaces the log from there on when replayed (a follower's conflicting suffix). A save
  * that only moves the commit index is appended without the fdatasync (see StorageBatch): the
- * next synced write makes it durable with everything before it, and a machine crash before that
- * loses only the tail a replay cuts off anyway.
+ * next synced write makes it durable with everything before it (a new segment syncs the old one
+ * first), and a machine crash before that loses only the tail a replay cuts off anyway.
  *
  * Snapshots: the snapshot file is written and fsynced first, then its marker is appended (for a
  * compaction, a marker dropping the entries up to its index; for the leader's snapshot, a marker
@@ -219,6 +219,8 @@ export class WalStorage implements RaftStorage {
 
   /** Starts a new segment whose head restates the log, and makes it the current one. */
   async #beginNextSegment(): Promise<void> {
+    // A commit-only append left unsynced must not stay behind in a segment no later sync covers.
+    this.#segment.syncIfUnsynced();
     const head = headRecords(this.#state);
     const next = await SegmentWriter.create(
       this.#walDir,

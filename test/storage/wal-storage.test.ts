@@ -206,6 +206,17 @@ describe('WalStorage: which saves are fsynced', () => {
     assert.equal(loaded.entries.length, 4);
   });
 
+  test('an unsynced commit-only append is synced before a new segment begins', async () => {
+    const storage = await openStorage(temporaryDirectory(), segmentPerWrite);
+    await countingSyncs(async (syncs) => {
+      await storage.save({ hardState: hardState(1, 1, 0), entries: entriesInTerm(1, 2, 1) });
+      await storage.save({ hardState: hardState(1, 1, 2), entries: [] });
+      assert.equal(syncs(), 1, 'the commit-only append, alone in segment 2, is not synced');
+      await storage.save({ hardState: undefined, entries: entriesInTerm(3, 3, 1) });
+      assert.equal(syncs(), 3, 'segment 2 is synced before segment 3, then the entry in it');
+    });
+  });
+
   test('movesOnlyCommit: only a hard state with the stored term and vote, nothing else', () => {
     const stored = hardState(3, 2, 10);
     const only = (batch: StorageBatch): boolean => movesOnlyCommit(batch, stored);
