@@ -4,6 +4,14 @@
  */
 import { Packr } from 'msgpackr';
 import type { Message, NodeId } from '../raft/types.js';
+import { encodeFrame, frameHeaderBytes, sealFrame } from './frame.js';
+import {
+  binaryRaftTag,
+  binarySize,
+  hasBinaryLayout,
+  readBinary,
+  writeBinary,
+} from './raft-codec.js';
 
 export interface RaftEnvelope {
   readonly kind: 'raft';
@@ -34,8 +42,25 @@ export function encodePayload(value: unknown): Buffer {
   return packr.pack(value);
 }
 
-/** Decodes untrusted bytes; throws on anything that is not msgpack. */
-export function decodePayload(payload: Uint8Array): unknown {
+/**
+ * The frame of a Raft message: in the binary layout of raft-codec.ts when the message has one and
+ * the peer announced that it reads it (`binary`), else a msgpack envelope.
+ */
+export function encodeRaftFrame(message: Message, binary: boolean): Buffer {
+  if (!binary || !hasBinaryLayout(message)) {
+    return encodeFrame(encodePayload({ kind: 'raft', message }));
+  }
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + binarySize(message));
+  writeBinary(message, frame, frameHeaderBytes);
+  return sealFrame(frame);
+}
+
+/**
+ * Decodes untrusted bytes: a Raft message in the binary layout (as a raft envelope), or msgpack.
+ * Throws on anything else. A binary message's entries are views into `payload`.
+ */
+export function decodePayload(payload: Buffer): unknown {
+  if (payload[0] === binaryRaftTag) return { kind: 'raft', message: readBinary(payload) };
   return packr.unpack(payload);
 }
 

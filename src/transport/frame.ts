@@ -14,9 +14,15 @@ export class FrameError extends Error {
 
 export function encodeFrame(payload: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(frameHeaderBytes + payload.length);
+  frame.set(payload, frameHeaderBytes);
+  return sealFrame(frame);
+}
+
+/** Writes the header of a frame whose payload was written in place after frameHeaderBytes. */
+export function sealFrame(frame: Buffer): Buffer {
+  const payload = frame.subarray(frameHeaderBytes);
   frame.writeUInt32BE(payload.length, 0);
   frame.writeUInt32BE(crc32(payload), 4);
-  frame.set(payload, frameHeaderBytes);
   return frame;
 }
 

@@ -32,6 +32,12 @@ export interface Challenge {
   readonly from: NodeId;
   readonly nonce: Uint8Array;
   readonly proof: Uint8Array;
+  /**
+   * The version of raft-codec.ts's binary layout the acceptor reads, absent from nodes of earlier
+   * releases (which read msgpack only). Not covered by the proof: a tamperer could only make the
+   * dialer fall back to msgpack.
+   */
+  readonly raftCodec?: number;
 }
 
 export interface Auth {

@@ -7,7 +7,13 @@
 import { connect, type Socket } from 'node:net';
 import { errorCatalogue, LockdError, type LockdErrorCode } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { asEnvelope, decodePayload, type Envelope, encodePayload } from './envelope.js';
+import {
+  asEnvelope,
+  decodePayload,
+  type Envelope,
+  encodePayload,
+  encodeRaftFrame,
+} from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import {
   asHandshakeMessage,
@@ -17,6 +23,7 @@ import {
   proofMatches,
   proofOf,
 } from './handshake.js';
+import { raftCodecVersion } from './raft-codec.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -54,6 +61,8 @@ export class PeerLink {
   readonly #options: PeerLinkOptions;
   #socket: Socket | undefined;
   #authenticated = false;
+  /** Whether the peer, in this connection's handshake, announced that it reads raft-codec.ts. */
+  #binaryRaft = false;
   #closed = false;
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -78,7 +87,7 @@ export class PeerLink {
   }
 
   sendRaft(message: Message): void {
-    const frame = encodeFrame(encodePayload({ kind: 'raft', message }));
+    const frame = encodeRaftFrame(message, this.#binaryRaft);
     if (this.#authenticated && this.#socket !== undefined) {
       if (this.#socket.writableLength > this.#options.maxSocketBufferBytes) {
         this.droppedMessages++;
@@ -138,6 +147,8 @@ export class PeerLink {
     const { host, port } = this.#options.address;
     const socket = connect({ host, port, noDelay: true });
     this.#socket = socket;
+    // Frames queued until this connection's welcome are encoded before the peer says what it reads.
+    this.#binaryRaft = false;
     const decoder = new FrameDecoder(handshakeMaxFrameBytes);
     const nonce = newNonce();
     const handshakeTimer = setTimeout(
@@ -189,6 +200,7 @@ export class PeerLink {
       if (message.from !== this.#options.peerId || !proofMatches(expected, message.proof)) {
         throw new Error(`node ${this.#options.peerId} failed to prove the cluster secret`);
       }
+      this.#binaryRaft = message.raftCodec === raftCodecVersion;
       const proof = proofOf(
         this.#options.secret,
         'dialer',
@@ -228,6 +240,7 @@ export class PeerLink {
     if (this.#socket !== socket) return;
     const wasUp = this.#authenticated;
     this.#authenticated = false;
+    this.#binaryRaft = false;
     this.#socket = undefined;
     this.#failCalls(`the link to node ${this.#options.peerId} was lost`);
     if (wasUp)

@@ -18,6 +18,7 @@ import {
   proofOf,
 } from './handshake.js';
 import { type PeerAddress, PeerLink } from './peer-link.js';
+import { raftCodecVersion } from './raft-codec.js';
 
 export interface TransportLogger {
   info(object: object, message: string): void;
@@ -243,6 +244,7 @@ class InboundSession {
             from: this.#options.selfId,
             nonce: this.#nonce,
             proof,
+            raftCodec: raftCodecVersion,
           }),
         ),
       );
