@@ -15,6 +15,12 @@ import { contactsPerEntryMax } from './node-entries.js';
 export class AddressBook {
   readonly #replicated = new Map<NodeId, MemberContact>();
   readonly #local = new Map<NodeId, MemberContact>();
+  #version = 0;
+
+  /** Changes whenever a contact does: what was derived from the book at one version still holds. */
+  get version(): number {
+    return this.#version;
+  }
 
   /** The contact of `id`: the replicated one if any, else the local one. */
   get(id: NodeId): MemberContact | undefined {
@@ -39,11 +45,12 @@ export class AddressBook {
   /** A member address entry applied. */
   applyReplicated(contacts: readonly MemberContact[]): void {
     for (const contact of contacts) this.#replicated.set(contact.id, contact);
+    this.#version++;
   }
 
   /** A committed membership change removed `id`: its contact leaves the replicated book. */
   forgetReplicated(id: NodeId): void {
-    this.#replicated.delete(id);
+    if (this.#replicated.delete(id)) this.#version++;
   }
 
   /** The replicated book, for a snapshot. */
@@ -59,7 +66,12 @@ export class AddressBook {
 
   /** What this node was told outside the log. A contact with port 0 is not known yet. */
   learn(contacts: readonly MemberContact[]): void {
-    for (const contact of contacts) this.#local.set(contact.id, contact);
+    for (const contact of contacts) {
+      // The leader tells the book its own contact before every batch: only a change counts.
+      if (sameContact(this.#local.get(contact.id), contact)) continue;
+      this.#local.set(contact.id, contact);
+      this.#version++;
+    }
     assert(this.#local.size <= contactsPerEntryMax, 'more members learned than any cluster has');
   }
 

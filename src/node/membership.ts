@@ -81,6 +81,8 @@ export class Membership {
   #changes: Promise<unknown> = Promise.resolve();
   #changesQueued = 0;
   #publishing = false;
+  /** The book version and ids publishMissing last found nothing missing in. */
+  #foundComplete = '';
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -168,8 +170,16 @@ export class Membership {
     if (this.#publishing || !this.#options.isReady()) return;
     const status = this.#options.raft.status();
     this.book.learn([this.#options.self()]);
-    const missing = this.book.unpublished([this.#options.id, ...status.voters, ...status.learners]);
-    if (missing.length === 0) return;
+    const ids = [this.#options.id, ...status.voters, ...status.learners];
+    // Runs after every batch; finding what is missing parses addresses, so a book and membership
+    // found complete are not searched again until one of them changes.
+    const checked = `${this.book.version}:${ids.join(',')}`;
+    if (checked === this.#foundComplete) return;
+    const missing = this.book.unpublished(ids);
+    if (missing.length === 0) {
+      this.#foundComplete = checked;
+      return;
+    }
     this.#publishing = true;
     this.#publish(missing, this.#options.membershipTimeoutMs)
       .catch((error: unknown) =>
