@@ -1,9 +1,9 @@
 /**
  * What one WAL append costs on this machine's disk, done three ways: on libuv's thread pool
  * (`FileHandle.write` + `datasync`, as WalStorage appended before), fully inline (`writeSync` +
- * `fdatasyncSync`), and the write inline with the fdatasync on the pool (`writeSync` +
- * `fs.fdatasync`, as WalStorage appends now). Prints the latency and the process's CPU per
- * append for each, in turn so that all see the same disk.
+ * `fdatasyncSync`, as WalStorage appends now), and the write inline with the fdatasync on the
+ * pool (`writeSync` + `fs.fdatasync`, as WalStorage did at af790dc). Prints the latency and the
+ * process's CPU per append for each, in turn so that all see the same disk.
  *
  *   node --import tsx bench/fsync.ts [--appends 2000] [--bytes 300] [--rounds 2]
  */

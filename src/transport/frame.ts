@@ -1,8 +1,8 @@
 /**
  * The peer link's framing: every frame is a 4-byte big-endian payload length, a 4-byte CRC-32 of
- * the payload, then the payload (msgpack). The length is checked against a maximum before any
- * buffering, so a peer cannot make a node allocate without bound; a bad checksum or length ends
- * the connection.
+ * the payload, then the payload (msgpack, or the layout of raft-codec.ts). The length is checked
+ * against a maximum before any buffering, so a peer cannot make a node allocate without bound; a
+ * bad checksum or length ends the connection.
  */
 import { crc32 } from '../util/crc32.js';
 
