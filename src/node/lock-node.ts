@@ -130,6 +130,13 @@ export const lockNodeDefaults = {
 const listScanSlack = 1_000;
 
 /**
+ * How long a leader's commit index waits for a batch to carry it before it is sent alone: longer
+ * than a client's turn between two writes on one machine (about a millisecond), short beside the
+ * heartbeat that would carry it otherwise.
+ */
+export const commitBroadcastDelayMs = 2;
+
+/**
  * Every ready batch is persisted with one write (group commit) before its messages are sent and
  * anything is applied. Writes go to the leader (forwarded from a follower); linearizable reads are
  * answered by any node once it has applied what a quorum confirmed; events come from applying, so
@@ -156,6 +163,8 @@ export class LockNode implements LockService, ClusterService {
   #transport: PeerTransport | undefined;
   #forwarder: Forwarder | undefined;
   #ticker: Timer | undefined;
+  /** Armed while followers have not been sent the leader's commit index. */
+  #commitBroadcast: Timer | undefined;
   #failed = false;
   #stopping = false;
 
@@ -254,7 +263,10 @@ export class LockNode implements LockService, ClusterService {
     });
     this.#readyLoop = new ReadyLoop(raft, {
       handle: (ready) => this.#state.handleReady(ready),
-      afterAdvance: () => this.#state.afterAdvance(),
+      afterAdvance: async () => {
+        await this.#state.afterAdvance();
+        this.#armCommitBroadcast();
+      },
       running: () => !this.#stopping && !this.#failed,
       onError: (error) => this.#fail(error),
     });
@@ -277,6 +289,8 @@ export class LockNode implements LockService, ClusterService {
       persisted,
       // A leader's appends leave before its own fsync, which then overlaps its followers'.
       earlyMessages: true,
+      // A commit index rides on the next batch (see #armCommitBroadcast).
+      deferCommitBroadcast: true,
     });
     const node = new LockNode(options, raft);
     if (persisted.snapshot !== undefined) node.#state.restore(persisted.snapshot);
@@ -510,6 +524,7 @@ export class LockNode implements LockService, ClusterService {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#ticker?.cancel();
+    this.#commitBroadcast?.cancel();
     const shuttingDown = new LockdError('LOCKD_ERR_SHUTTING_DOWN', 'The node is shutting down');
     this.#duties.stop(shuttingDown);
     this.#conditions.failAll(shuttingDown);
@@ -664,6 +679,22 @@ export class LockNode implements LockService, ClusterService {
     this.#ticker = this.#scheduler.after(this.#options.tickMs, () => this.#tick());
   }
 
+  /**
+   * A commit index that no batch carried within commitBroadcastDelayMs goes out alone. Under load
+   * the next batch carries it, and when writes come one at a time the next write usually does:
+   * either way followers are spared a message and its answer per commit. They need the index
+   * only to apply (their reads and events wait for it), so they hear of it soon in any case.
+   */
+  #armCommitBroadcast(): void {
+    if (this.#commitBroadcast !== undefined || !this.#raft.owesCommit()) return;
+    this.#commitBroadcast = this.#scheduler.after(commitBroadcastDelayMs, () => {
+      this.#commitBroadcast = undefined;
+      if (this.#stopping || this.#failed) return;
+      this.#raft.broadcastCommit();
+      this.#readyLoop.schedule();
+    });
+  }
+
   #tick(): void {
     if (this.#stopping || this.#failed) return;
     this.#scheduleTick();
@@ -677,6 +708,7 @@ export class LockNode implements LockService, ClusterService {
     if (this.#failed) return;
     this.#failed = true;
     this.#ticker?.cancel();
+    this.#commitBroadcast?.cancel();
     this.#options.logger.error({ err: error }, 'raft node failed; it must stop');
     const failed = new LockdError('LOCKD_ERR_INTERNAL', 'The node failed while committing');
     this.#duties.stop(failed);

@@ -29,6 +29,8 @@ export class Progress {
   ticksSinceHeard = 0;
   /** Learners receive the log but do not vote or count towards commitment. */
   isLearner: boolean;
+  /** The commit index the last AppendEntries to the follower carried. */
+  commitSent = 0;
 
   constructor(next: number, maxInflight: number, isLearner = false) {
     assert(Number.isInteger(next) && next >= 1, `bad next index ${next}`);

@@ -70,6 +70,8 @@ export interface RaftConfig {
   readonly maxSnapshotChunkBytes: number;
   readonly maxSnapshotChunksInFlight: number;
   readonly maxSnapshotBytes: number;
+  /** See RawNodeOptions.deferCommitBroadcast. */
+  readonly deferCommitBroadcast: boolean;
   readonly testingBugs: TestingBugs;
 }
 
@@ -336,13 +338,39 @@ export class Raft {
       }
     }
     if (!this.#broadcastEntriesPending && !this.#broadcastCommitPending) return;
-    const sendCommit = this.#broadcastCommitPending;
+    // Deferred, a commit index travels with the next entries, a heartbeat, or broadcastCommit().
+    const sendCommit = this.#broadcastCommitPending && !this.#config.deferCommitBroadcast;
     this.#broadcastEntriesPending = false;
     this.#broadcastCommitPending = false;
     for (const peer of this.#progress.keys()) {
       const sentEntries = this.#sendAppends(peer);
       if (!sentEntries && sendCommit) this.#sendCommit(peer);
     }
+  }
+
+  /** Leader only: whether a follower has not been sent the commit index yet (see deferral). */
+  owesCommit(): boolean {
+    if (this.#role !== 'leader') return false;
+    for (const progress of this.#progress.values()) {
+      if (this.#owesCommitTo(progress)) return true;
+    }
+    return false;
+  }
+
+  /** Leader only: sends the commit index to every follower not sent it yet. */
+  broadcastCommit(): void {
+    if (this.#role !== 'leader') return;
+    for (const [peer, progress] of this.#progress) {
+      if (this.#owesCommitTo(progress)) this.#sendCommit(peer);
+    }
+  }
+
+  /**
+   * Only a follower being replicated to is owed: one being probed or sent a snapshot hears of the
+   * commit index with what brings its log up to date.
+   */
+  #owesCommitTo(progress: Progress): boolean {
+    return progress.state === 'replicate' && progress.commitSent < this.log.committed;
   }
 
   hasPendingMessages(): boolean {
@@ -1054,6 +1082,7 @@ export class Raft {
   }
 
   #sendAppendEntries(peer: NodeId, prevLogIndex: number, entries: readonly Entry[]): void {
+    this.#progressFor(peer).commitSent = this.log.committed;
     this.#send({
       type: 'AppendEntries',
       from: this.id,
@@ -1253,6 +1282,10 @@ export class Raft {
       if (from === this.id) {
         this.#readStates.push({ requestId, ok: true, index });
       } else {
+        // The follower answers once it has applied `index`: with the commit index deferred, it
+        // might not know yet that it may. The same link carries both, in order.
+        const progress = this.#progress.get(from);
+        if (progress !== undefined && this.#owesCommitTo(progress)) this.#sendCommit(from);
         this.#sendReadIndexResponse(from, requestId, 'ok', index);
       }
     }

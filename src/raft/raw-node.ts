@@ -76,6 +76,14 @@ export interface RawNodeOptions {
    */
   readonly earlyMessages?: boolean;
   /**
+   * A leader whose commit index advanced with nothing new to send does not send it at once in
+   * an AppendEntries of its own: it travels with the next entries, the next heartbeat, or when
+   * the host calls broadcastCommit() (see owesCommit()). Followers need it only to apply, so
+   * this saves a message and its answer per commit when writes come one at a time. A leader
+   * answering a follower's read sends it first. Default false.
+   */
+  readonly deferCommitBroadcast?: boolean;
+  /**
    * TEST ONLY: deliberate bugs, so that tests can show the simulator catches them. Production
    * code never sets this. See TestingBugs in raft.ts.
    */
@@ -154,12 +162,23 @@ export class RawNode {
       maxSnapshotChunksInFlight:
         options.maxSnapshotChunksInFlight ?? defaults.maxSnapshotChunksInFlight,
       maxSnapshotBytes: options.maxSnapshotBytes ?? defaults.maxSnapshotBytes,
+      deferCommitBroadcast: options.deferCommitBroadcast ?? false,
       testingBugs: this.#testingBugs,
     });
   }
 
   tick(): void {
     this.#raft.tick();
+  }
+
+  /** Leader only: whether a follower has not been sent the commit index (deferCommitBroadcast). */
+  owesCommit(): boolean {
+    return this.#raft.owesCommit();
+  }
+
+  /** Leader only: sends the commit index to every follower not sent it yet; a no-op otherwise. */
+  broadcastCommit(): void {
+    this.#raft.broadcastCommit();
   }
 
   /** Messages not addressed to this node, from itself, or malformed are ignored. */

@@ -10,6 +10,7 @@
  * Its state machine is that hash chain: a snapshot of it is the applied index and the chain's hash
  * (plus filler bytes, so that snapshots travel in several chunks).
  */
+import { commitBroadcastDelayMs } from '../../src/node/lock-node.js';
 import { RawNode, type RawNodeOptions } from '../../src/raft/raw-node.js';
 import type {
   ConfChange,
@@ -109,6 +110,8 @@ export class NodeHost {
   snapshotsInstalled = 0;
   readonly #options: NodeHostOptions;
   #waiting: Waiting | undefined;
+  /** A commit broadcast is scheduled (see #armCommitBroadcast). */
+  #commitBroadcastArmed = false;
 
   constructor(options: NodeHostOptions) {
     this.id = options.id;
@@ -140,6 +143,7 @@ export class NodeHost {
     this.knownCommit = persisted.hardState.commit;
     this.leaderReadyTerm = 0;
     this.#waiting = undefined;
+    this.#commitBroadcastArmed = false;
     this.refreshStatus();
     this.#scheduleTick(this.incarnation);
     this.#pump();
@@ -226,10 +230,30 @@ export class NodeHost {
     });
   }
 
+  /**
+   * As LockNode does (deferCommitBroadcast): a commit index owed to followers once the Readies are
+   * handled goes out after commitBroadcastDelayMs unless a batch carries it first.
+   */
+  #armCommitBroadcast(raw: RawNode): void {
+    if (this.#commitBroadcastArmed || !raw.owesCommit()) return;
+    this.#commitBroadcastArmed = true;
+    const incarnation = this.incarnation;
+    this.#options.clock.schedule(commitBroadcastDelayMs * 1_000, () => {
+      if (this.incarnation !== incarnation || this.raw === undefined) return;
+      this.#commitBroadcastArmed = false;
+      this.touched = true;
+      this.raw.broadcastCommit();
+      this.#pump();
+    });
+  }
+
   /** Handles Readies until one needs an fsync (then resumes when it completes) or none is left. */
   #pump(): void {
     for (let turn = 0; turn < readiesPerTurnMax; turn++) {
       const raw = this.raw;
+      if (raw !== undefined && this.#waiting === undefined && !raw.hasReady()) {
+        this.#armCommitBroadcast(raw);
+      }
       if (raw === undefined || this.#waiting !== undefined || !raw.hasReady()) return;
       const ready = raw.ready();
       this.#takeReady(raw, ready);

@@ -111,6 +111,8 @@ function chooseRaftSettings(random: SimRandom): RaftSettings {
     maxSnapshotChunksInFlight: random.pick([1, 2, rawNodeDefaults.maxSnapshotChunksInFlight]),
     // lockd sends a leader's appends before its own fsync; some seeds keep the plain order.
     earlyMessages: random.chance(0.8),
+    // lockd defers a commit index with nothing to carry it; some seeds send it at once.
+    deferCommitBroadcast: random.chance(0.8),
   };
 }
 
