@@ -10,18 +10,17 @@ describe('Lockd-Leader on writes a follower answers', () => {
     const { app, service } = buildTestServer();
     service.leaderAddress = '127.0.0.1:2082';
     try {
-      const acquired = await app.inject({ method: 'POST', url: '/lock/a?owner=w1&ttl=10s' });
-      assert.equal(acquired.statusCode, 200);
-      assert.equal(acquired.headers[header], '127.0.0.1:2082');
-      const conflict = await app.inject({ method: 'POST', url: '/lock/a?owner=w2' });
-      assert.equal(conflict.statusCode, 409);
-      assert.equal(conflict.headers[header], '127.0.0.1:2082');
-      const refreshed = await app.inject({ method: 'POST', url: '/lock/a/refresh?owner=w1' });
-      assert.equal(refreshed.statusCode, 200);
-      assert.equal(refreshed.headers[header], '127.0.0.1:2082');
-      const released = await app.inject({ method: 'DELETE', url: '/lock/a?owner=w1' });
-      assert.equal(released.statusCode, 200);
-      assert.equal(released.headers[header], '127.0.0.1:2082');
+      const writes = [
+        ['POST', '/lock/a?owner=w1&ttl=10s', 200],
+        ['POST', '/lock/a?owner=w2', 409],
+        ['POST', '/lock/a/refresh?owner=w1', 200],
+        ['DELETE', '/lock/a?owner=w1', 200],
+      ] as const;
+      for (const [method, url, status] of writes) {
+        const response = await app.inject({ method, url });
+        assert.equal(response.statusCode, status, `${method} ${url}`);
+        assert.equal(response.headers[header], '127.0.0.1:2082', `${method} ${url}`);
+      }
     } finally {
       await app.close();
     }
