@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: lockd's load benchmark, and with --vs the same load against etcd and Redis.
  *
- *   npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
+ *   npm run bench -- [--seconds 5] [--warmup-seconds 10] [--concurrency 1,16,64] [--nodes 1,3]
  *                    [--load uncontended,contended] [--vs etcd,redis] [--markdown] [--rounds 1]
  *                    [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
  *   npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]
@@ -20,7 +20,7 @@ const nodeCountsAllowed = [1, 3, 5];
 
 const flags = {
   seconds: { type: 'string', default: '5' },
-  'warmup-seconds': { type: 'string', default: '2' },
+  'warmup-seconds': { type: 'string', default: '10' },
   rounds: { type: 'string', default: '1' },
   concurrency: { type: 'string' },
   nodes: { type: 'string', default: '1' },
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   }
 }
 
-const usage = `npm run bench -- [--seconds 5] [--warmup-seconds 2] [--concurrency 1,16,64] [--nodes 1,3]
+const usage = `npm run bench -- [--seconds 5] [--warmup-seconds 10] [--concurrency 1,16,64] [--nodes 1,3]
                  [--load uncontended,contended] [--vs etcd,redis] [--markdown] [--rounds 1]
                  [--no-ceiling] [--shared-names 4] [--redis-backoff-ms 1,5]
 npm run bench -- --million [--locks 1000000] [--concurrency 64] [--markdown]`;

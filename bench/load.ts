@@ -4,10 +4,12 @@
  * latency of a pair is from the acquire being sent to the release being answered.
  *
  * Each run begins with a warm-up of the same load whose pairs are not counted. lockd runs on V8,
- * whose compilers need some thousands of calls before the request path is optimised; the first
- * second of a fresh process is two to three times slower than what a long-lived server sees.
- * etcd and Redis are compiled ahead of time, so the warm-up costs them nothing and measures every
- * target in its steady state, which is what a user's long-running service sees.
+ * whose compilers need tens of thousands of calls before the request path is optimised: a fresh
+ * 3-node cluster at c=64 makes about 3,500 pairs/s in its seconds 3 to 7 and 4,500 to 5,400 from
+ * second 9 on, while TurboFan takes a fifth of each node's CPU in the first seconds and 1.5% after
+ * 25 s (docs/benchmarks.md). Every run starts fresh processes, so the warm-up (10 s by default)
+ * must cover that. etcd and Redis are compiled ahead of time, so the warm-up costs them nothing
+ * and measures every target in its steady state, which is what a user's long-running service sees.
  */
 import { LatencyHistogram } from './histogram.js';
 import { delay } from './processes.js';
