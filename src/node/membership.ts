@@ -60,6 +60,24 @@ export interface MembershipOptions {
   readonly appliedIndex: () => number;
 }
 
+/** What the peer set is computed from. */
+interface PeerSyncInputs {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly committed: readonly NodeId[] | undefined;
+  readonly bookVersion: number;
+}
+
+function sameSyncInputs(next: PeerSyncInputs, previous: PeerSyncInputs | undefined): boolean {
+  return (
+    previous !== undefined &&
+    next.voters === previous.voters &&
+    next.learners === previous.learners &&
+    next.committed === previous.committed &&
+    next.bookVersion === previous.bookVersion
+  );
+}
+
 /** Membership changes queued on the leader behind the one under way, at most. */
 const changesQueuedMax = 16;
 
@@ -81,6 +99,8 @@ export class Membership {
   #changes: Promise<unknown> = Promise.resolve();
   #changesQueued = 0;
   #publishing = false;
+  /** What the peer set was last synced from. */
+  #peersSyncedFrom: PeerSyncInputs | undefined;
   /** The book version and ids publishMissing last found nothing missing in. */
   #foundComplete = '';
 
@@ -99,7 +119,7 @@ export class Membership {
 
   /** Whether this node's link to `id` is up. */
   reachable(id: NodeId): boolean {
-    return this.#transport?.peers().find((peer) => peer.id === id)?.reachable ?? false;
+    return this.#transport?.reachable(id) ?? false;
   }
 
   // ---- Applying the log ----------------------------------------------------------------------
@@ -146,9 +166,21 @@ export class Membership {
 
   /** Keeps the peer link in line with the membership (before a batch's messages go out). */
   syncPeers(): void {
-    const status = this.#options.raft.status();
-    const current = [...status.voters, ...status.learners];
-    this.#peers?.sync([...new Set([...current, ...(this.#committedMembers ?? [])])]);
+    if (this.#peers === undefined) return;
+    const { voters, learners } = this.#options.raft.status();
+    const from = {
+      voters,
+      learners,
+      committed: this.#committedMembers,
+      bookVersion: this.book.version,
+    };
+    // This runs twice a batch. The core keeps a membership's lists until the membership changes,
+    // and the committed list and the book change only by replacement, so unchanged inputs are
+    // seen without building the member list (which the peer set would then find unchanged too).
+    if (sameSyncInputs(from, this.#peersSyncedFrom)) return;
+    this.#peersSyncedFrom = from;
+    const current = [...voters, ...learners];
+    this.#peers.sync([...new Set([...current, ...(from.committed ?? [])])]);
   }
 
   /** Whether `id` is out of the membership, by a change that committed. */

@@ -141,13 +141,18 @@ export class PeerTransport {
     );
   }
 
+  /** Whether the link to `id` is up (and not cut by an injected fault). */
+  reachable(id: NodeId): boolean {
+    return this.#links.get(id)?.up === true && !this.#isolatedFrom.has(id);
+  }
+
   peers(): PeerStatus[] {
     return [...this.#links].map(([id, link]) => {
       const address = this.#addresses.get(id);
       return {
         id,
         address: address === undefined ? '' : `${address.host}:${address.port}`,
-        reachable: link.up && !this.#isolatedFrom.has(id),
+        reachable: this.reachable(id),
         lastContactMs: link.lastContactMs,
         droppedMessages: link.droppedMessages,
       };
