@@ -5,11 +5,13 @@
  *
  * Each run begins with a warm-up of the same load whose pairs are not counted. lockd runs on V8,
  * whose compilers need tens of thousands of calls before the request path is optimised: a fresh
- * 3-node cluster at c=64 makes about 3,500 pairs/s in its seconds 3 to 7 and 4,500 to 5,400 from
+ * 3-node cluster at c=64 makes 3,600 to 4,100 pairs/s in its seconds 3 to 7 and 4,500 to 5,400 from
  * second 9 on, while TurboFan takes a fifth of each node's CPU in the first seconds and 1.5% after
  * 25 s (docs/benchmarks.md). Every run starts fresh processes, so the warm-up (10 s by default)
- * must cover that. etcd and Redis are compiled ahead of time, so the warm-up costs them nothing
- * and measures every target in its steady state, which is what a user's long-running service sees.
+ * must cover that. etcd and Redis are compiled ahead of time and need none, but get the same:
+ * every target is measured in its steady state, which is what a user's long-running service sees.
+ * (etcd, which never compacts in its default configuration, then has more history behind it and
+ * was a tenth to a fifth slower than in its first seconds; docs/benchmarks.md says so beside its figures.)
  */
 import { LatencyHistogram } from './histogram.js';
 import { delay } from './processes.js';
