@@ -11,7 +11,8 @@
  * must cover that. etcd and Redis are compiled ahead of time and need none, but get the same:
  * every target is measured in its steady state, which is what a user's long-running service sees.
  * (etcd, which never compacts in its default configuration, then has more history behind it and
- * was a tenth to a fifth slower than in its first seconds; docs/benchmarks.md says so beside its figures.)
+ * was a tenth to a fifth slower than in its first seconds; docs/benchmarks.md says so beside its
+ * figures.)
  */
 import { LatencyHistogram } from './histogram.js';
 import { delay } from './processes.js';
