@@ -174,9 +174,9 @@ export class Membership {
       committed: this.#committedMembers,
       bookVersion: this.book.version,
     };
-    // This runs twice a batch. The core keeps a membership's lists until the membership changes,
-    // and the committed list and the book change only by replacement, so unchanged inputs are
-    // seen without building the member list (which the peer set would then find unchanged too).
+    // This runs twice a batch, and the peer set parses every member's address. The core keeps a
+    // membership's lists until the membership changes, and the committed list and the book change
+    // only by replacement, so unchanged inputs are seen by identity and nothing is recomputed.
     if (sameSyncInputs(from, this.#peersSyncedFrom)) return;
     this.#peersSyncedFrom = from;
     const current = [...voters, ...learners];

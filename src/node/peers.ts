@@ -16,8 +16,6 @@ export class PeerSet {
   readonly #peers = new Map<NodeId, string>();
   /** Set once this node saw itself in the membership: after that it never dials strangers. */
   #wasMember = false;
-  /** The members and book version the peers were last computed from. */
-  #syncedFrom = '';
 
   constructor(selfId: NodeId, transport: PeerTransport, book: AddressBook) {
     this.#selfId = selfId;
@@ -32,11 +30,6 @@ export class PeerSet {
    * leads until its removal commits, then hands over, and needs its links for both.
    */
   sync(members: readonly NodeId[]): void {
-    // This runs before every batch's messages are sent, and recomputing parses every address:
-    // it is done again only when the members or the address book changed.
-    const from = `${this.#book.version}:${members.join(',')}`;
-    if (from === this.#syncedFrom) return;
-    this.#syncedFrom = from;
     const isMember = members.includes(this.#selfId);
     if (!isMember && this.#wasMember) return;
     if (isMember && !this.#wasMember) this.#redial();

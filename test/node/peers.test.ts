@@ -25,7 +25,7 @@ function contact(id: number, peerPort: number): MemberContact {
 }
 
 describe('PeerSet', () => {
-  test('recomputes the peers only when the members or the address book changed', () => {
+  test('changes the links only when the members or the address book changed', () => {
     const book = new AddressBook();
     book.learn([contact(1, 3001), contact(2, 3002), contact(3, 3003)]);
     const { transport, calls } = recordingTransport();
