@@ -1,8 +1,9 @@
 /**
- * The node's side of each Ready (the contract is written on `Ready` in raft/types.ts): persist,
- * send, restore a snapshot, apply committed entries to the lock state machine, answer reads; then,
- * between batches, let the leader's duties and the membership catch up and take a snapshot every
- * `snapshotEvery` applied entries, or further apart when the state is large (snapshotInterval).
+ * The node's side of each Ready (the contract is written on `Ready` in raft/types.ts): apply the
+ * committed entries already durable here, persist, send, restore a snapshot, apply the other
+ * committed entries to the lock state machine, answer reads; then, between batches, let the
+ * leader's duties and the membership catch up and take a snapshot every `snapshotEvery` applied
+ * entries, or further apart when the state is large (snapshotInterval).
  * Owns the lock state machine, which a snapshot replaces.
  */
 import { LockdError } from '../errors.js';
@@ -32,6 +33,37 @@ import { eventView } from './views.js';
  * and a restart replays at most that many entries (a tenth of the locks) after the snapshot.
  */
 export const snapshotLogEntriesPerLock = 0.1;
+
+/**
+ * How many of a Ready's committed entries, from the first, may be applied before its persistence
+ * (Ready step 3). A leader learns that a batch committed while it appends the next one; applying
+ * the batch first answers its clients without waiting for the next batch's fdatasync.
+ *
+ * Only while the commit index is below the first entry this Ready persists: the core counts a
+ * leader's own log whole, durable or not, so a commit index that reaches into this Ready may rest
+ * on entries that are on no disk yet (on a single voter, always). Below it, a quorum holds the
+ * commit index's entry durably, and with it every entry before. Then entries from the first, up
+ * to the first that is not a lock command or a leader's no-op. None with a snapshot, which is
+ * restored after persistence.
+ */
+export function durableCommittedCount(ready: Ready): number {
+  if (ready.snapshot !== undefined) return 0;
+  const firstUnstable = ready.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+  // Without a hard state the commit index is the previous Ready's, durable since then.
+  if (ready.hardState !== undefined && ready.hardState.commit >= firstUnstable) return 0;
+  let count = 0;
+  for (const entry of ready.committedEntries) {
+    if (entry.index >= firstUnstable || entry.type === EntryType.confChange) break;
+    if (Membership.isNodeEntry(entry)) break;
+    count++;
+  }
+  return count;
+}
+
+/** Resolves on a later turn of the event loop, once every callback due now has run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** How many entries are applied between two snapshots of a state holding `lockCount` locks. */
 export function snapshotInterval(snapshotEvery: number, lockCount: number): number {
@@ -67,8 +99,16 @@ export class ReplicatedState {
 
   /** The Ready contract, steps 0 to 4. */
   async handleReady(ready: Ready): Promise<void> {
-    const { storage, reads, logger, raft } = this.#options;
+    const { storage, reads, logger, raft, proposer } = this.#options;
     this.#send(ready.earlyMessages);
+    const durable = durableCommittedCount(ready);
+    if (durable > 0) {
+      const pendingBefore = proposer.pending.size;
+      this.#apply(ready.committedEntries, 0, durable);
+      // Appended entries are fdatasynced below, which blocks this thread: the answers just
+      // settled leave first.
+      if (ready.entries.length > 0 && proposer.pending.size < pendingBefore) await nextTurn();
+    }
     if (ready.snapshot !== undefined || ready.hardState !== undefined || ready.entries.length > 0) {
       await storage.save({
         snapshot: ready.snapshot,
@@ -78,7 +118,7 @@ export class ReplicatedState {
     }
     this.#send(ready.messages);
     if (ready.snapshot !== undefined) this.restore(ready.snapshot);
-    this.#apply(ready.committedEntries);
+    this.#apply(ready.committedEntries, durable, ready.committedEntries.length);
     reads.confirmed(ready.readStates);
     if (ready.softState !== undefined) {
       logger.info({ ...ready.softState, term: raft.status().term }, 'raft role changed');
@@ -131,9 +171,13 @@ export class ReplicatedState {
     );
   }
 
-  #apply(entries: readonly Entry[]): void {
+  /** Applies entries[from, to). */
+  #apply(entries: readonly Entry[], from: number, to: number): void {
+    if (from >= to) return;
     const { history, duties, proposer, membership, reads } = this.#options;
-    for (const entry of entries) {
+    for (let position = from; position < to; position++) {
+      const entry = entries[position];
+      assert(entry !== undefined, `no committed entry at ${position}`);
       if (entry.type === EntryType.normal && !Membership.isNodeEntry(entry)) {
         const command = decodeCommand(entry.data);
         const applied = this.#locks.apply(entry.index, command);

@@ -288,7 +288,12 @@ export type ReadState =
  * 2. Only then send `messages`: a vote or an acknowledgement must never leave before what it
  *    promises is on disk.
  * 3. Then, if `snapshot` is set, restore the state machine from `snapshot.data`; then apply
- *    `committedEntries` to it, in order. They are always durable, and follow the snapshot.
+ *    `committedEntries` to it, in order. They are durable by then, and follow the snapshot.
+ *    Without a snapshot, those below `entries[0]` may be applied before step 1, provided the
+ *    commit index (in `hardState`, or unchanged) is below `entries[0]` too: they are durable
+ *    already, and the entry that committed them is durable on a quorum. (The core counts a
+ *    leader's own log whole, durable or not; a commit index that reaches into `entries` may rest
+ *    on them.)
  * 4. Then answer reads: each ok `readStates` entry once the applied index is at or above its index
  *    (perhaps only after later Readies), each failed one with a retryable error.
  * 5. Then call `advance()`. No other `ready()` may be taken until then.

@@ -50,6 +50,8 @@ export interface ClusterOptions {
   readonly storage?: 'memory' | 'lmdb';
   readonly snapshotEvery?: number;
   readonly allowFaultInjection?: boolean;
+  /** The MemoryStorage a node starts on the first time (default: a plain one). */
+  readonly memoryStorage?: (id: number) => MemoryStorage;
 }
 
 interface Saved {
@@ -197,7 +199,7 @@ export class TestCluster {
     // A stopped node's MemoryStorage holds what it acknowledged: a restart starts from a copy.
     const storage =
       saved?.memory === undefined
-        ? new MemoryStorage()
+        ? (this.#options.memoryStorage?.(id) ?? new MemoryStorage())
         : new MemoryStorage(saved.memory.snapshot());
     this.#saved.set(id, { memory: storage, peerPort: saved?.peerPort ?? 0 });
     return storage;

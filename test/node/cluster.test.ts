@@ -4,6 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { LockdError } from '../../src/errors.js';
+import { decodeCommand } from '../../src/locks/codec.js';
+import { Membership } from '../../src/node/membership.js';
+import { type Entry, EntryType } from '../../src/raft/types.js';
+import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import {
   nextEvent,
   retryUnavailable,
@@ -24,6 +28,50 @@ async function startCluster(
   const cluster = await TestCluster.start(options);
   clusters.push(cluster);
   return cluster;
+}
+
+/** Whether `entry` is an acquire of `name`. */
+function acquires(entry: Entry, name: string): boolean {
+  if (entry.type !== EntryType.normal || Membership.isNodeEntry(entry)) return false;
+  const command = decodeCommand(entry.data);
+  return command.kind === 'acquire' && command.name === name;
+}
+
+/**
+ * MemoryStorage whose disk stalls, once armed, right after it stores an acquire of the armed name:
+ * every later save waits until resume().
+ */
+class StallingStorage extends MemoryStorage {
+  #armedFor: string | undefined;
+  #stall: Promise<void> | undefined;
+  #resume: (() => void) | undefined;
+  /** Saves that found the disk stalled. */
+  stalledSaves = 0;
+  resumed = false;
+
+  stallAfter(name: string): void {
+    this.#armedFor = name;
+  }
+
+  resume(): void {
+    this.resumed = true;
+    this.#resume?.();
+    this.#stall = undefined;
+  }
+
+  override async save(batch: Parameters<MemoryStorage['save']>[0]): Promise<void> {
+    if (this.#stall !== undefined) {
+      this.stalledSaves++;
+      await this.#stall;
+    }
+    await super.save(batch);
+    const name = this.#armedFor;
+    if (name === undefined || !batch.entries.some((entry) => acquires(entry, name))) return;
+    this.#armedFor = undefined;
+    this.#stall = new Promise((resolve) => {
+      this.#resume = resolve;
+    });
+  }
 }
 
 describe('a three-node cluster', () => {
@@ -80,6 +128,44 @@ describe('a three-node cluster', () => {
         assert.equal(view?.holders[0]?.token, token, `round ${round}, node ${id}`);
       }
     }
+  });
+
+  test('a leader answers a committed write without waiting for its next batch to reach its disk', async () => {
+    const disks = new Map<number, StallingStorage>();
+    const cluster = await startCluster({
+      size: 3,
+      memoryStorage: (id) => {
+        const disk = new StallingStorage();
+        disks.set(id, disk);
+        return disk;
+      },
+    });
+    const leader = await cluster.leader(1);
+    const disk = disks.get(leader.id);
+    assert.ok(disk !== undefined);
+    // The entry is on the leader's disk; the batch that learns it committed (and persists the new
+    // commit index) finds the disk stalled. Without an answer, the disk resumes after 5 s.
+    disk.stallAfter('early');
+    const bound = setTimeout(() => disk.resume(), 5_000);
+    const answered = await leader.node
+      .acquire(acquireRequest('early', { owner: 'a' }))
+      .then((result) => ({ result, resumed: disk.resumed, stalledSaves: disk.stalledSaves }))
+      .finally(() => clearTimeout(bound));
+    assert.equal(answered.resumed, false, 'the answer waited for the stalled disk');
+    assert.equal(answered.stalledSaves, 1);
+    const token = tokenOf(answered.result);
+    disk.resume();
+    for (const id of [1, 2, 3]) {
+      const view = await cluster.node(id).describe('early', { stale: false });
+      assert.deepEqual(
+        view?.holders.map((hold) => [hold.owner, hold.token]),
+        [['a', token]],
+      );
+    }
+    assert.deepEqual(
+      [...cluster.nodes.values()].flatMap((member) => member.fatal),
+      [],
+    );
   });
 
   test('the leader stops: a new one serves, and every acknowledged lock is still held', async () => {

@@ -119,6 +119,11 @@ export class SimDisk {
     return this.#inFlight !== undefined;
   }
 
+  /** The commit index of the batch being written, if it carries a hard state. */
+  get writingCommit(): number | undefined {
+    return this.#inFlight?.hardState?.commit;
+  }
+
   /** Starts writing `batch`; `onSynced` runs once it is durable, unless a crash comes first. */
   write(batch: DiskBatch, onSynced: () => void): void {
     assert(this.#inFlight === undefined, 'a second write before the first one synced');

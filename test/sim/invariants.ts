@@ -216,10 +216,12 @@ export function commitAgreement(): Invariant {
  * State Machine Safety: if a node has applied an entry at an index, no node ever applies another
  * entry there. Stronger, as lockd needs it: every node's state machine (restored from snapshots
  * and then applied entry by entry) is exactly the committed log, in order, and holds only what
- * the node has written down as committed. Written, not necessarily durable: a commit index may be
- * written without an fsync (see StorageBatch.hardState). An entry applied past the durable commit
- * is committed all the same (a quorum holds it durably, which the check above and the history's
- * committed log confirm); a restart merely learns its commit again.
+ * the node has written down as committed, or is writing: a node applies the durable part of a
+ * Ready's committed entries while it writes the Ready (durableCommittedCount). Written, not
+ * necessarily durable: a commit index may be written without an fsync (see
+ * StorageBatch.hardState). An entry applied past the durable commit is committed all the same (a
+ * quorum holds it durably, which the check above and the history's committed log confirm); a
+ * restart merely learns its commit again.
  */
 export function stateMachineSafety(): Invariant {
   return {
@@ -234,7 +236,11 @@ export function stateMachineSafety(): Invariant {
         if (host.appliedHash !== history.committed.hash(applied)) {
           return `node ${host.id} applied a different sequence than the committed log through ${applied}`;
         }
-        const writtenCommit = Math.max(host.disk.writtenHardState.commit, host.disk.snapshotIndex);
+        const writtenCommit = Math.max(
+          host.disk.writtenHardState.commit,
+          host.disk.writingCommit ?? 0,
+          host.disk.snapshotIndex,
+        );
         if (applied > writtenCommit) {
           return `node ${host.id} applied through ${applied} with only ${writtenCommit} written as committed`;
         }

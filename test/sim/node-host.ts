@@ -1,8 +1,9 @@
 /**
  * Drives one RawNode as src/node/lock-node.ts does, on virtual time: ticks on a timer, and for each
- * Ready persist (a simulated fsync) → send → restore/apply → answer reads → advance. Nothing of a
- * Ready leaves the node before its fsync completes, and nothing is applied before that either:
- * exactly the real host's contract, unless a test-only host bug says otherwise. After advance the
+ * Ready apply what was already durable → persist (a simulated fsync) → send → restore/apply the
+ * rest → answer reads → advance. Nothing of a Ready leaves the node before its fsync completes,
+ * and nothing it appends is applied before that either: exactly the real host's contract
+ * (durableCommittedCount), unless a test-only host bug says otherwise. After advance the
  * host may compact its log behind a snapshot of its state machine, as a real host does.
  *
  * The host also keeps what the invariants read: a mirror of the core's log as of its last Ready
@@ -11,6 +12,7 @@
  * (plus filler bytes, so that snapshots travel in several chunks).
  */
 import { commitBroadcastDelayMs } from '../../src/node/lock-node.js';
+import { durableCommittedCount } from '../../src/node/replicated-state.js';
 import { RawNode, type RawNodeOptions } from '../../src/raft/raw-node.js';
 import type {
   ConfChange,
@@ -258,6 +260,10 @@ export class NodeHost {
       const ready = raw.ready();
       this.#takeReady(raw, ready);
       this.#sendAll(ready.earlyMessages);
+      const durable = durableCommittedCount(ready);
+      for (const entry of ready.committedEntries.slice(0, durable)) {
+        if (entry.index > this.appliedLength) this.#apply(entry);
+      }
       if (
         ready.hardState === undefined &&
         ready.entries.length === 0 &&
