@@ -141,6 +141,8 @@ describe('a three-node cluster', () => {
       },
     });
     const leader = await cluster.leader(1);
+    // Whatever the leader proposed as it took office (member addresses) commits before this.
+    tokenOf(await leader.node.acquire(acquireRequest('settled', { owner: 'a' })));
     const disk = disks.get(leader.id);
     assert.ok(disk !== undefined);
     // The entry is on the leader's disk; the batch that learns it committed (and persists the new
