@@ -101,9 +101,11 @@ export class ReplicatedState {
   async handleReady(ready: Ready): Promise<void> {
     const { storage, reads, logger, raft, proposer } = this.#options;
     this.#send(ready.earlyMessages);
-    const durable = durableCommittedCount(ready);
+    // Only where proposals wait for their results (on a leader): on a follower nothing waits for
+    // the apply, while its acknowledgement, sent after the fsync, would wait for it.
+    const pendingBefore = proposer.pending.size;
+    const durable = pendingBefore > 0 ? durableCommittedCount(ready) : 0;
     if (durable > 0) {
-      const pendingBefore = proposer.pending.size;
       this.#apply(ready.committedEntries, 0, durable);
       // Appended entries are fdatasynced below, which blocks this thread: the answers just
       // settled leave first.

@@ -3,7 +3,8 @@
  * Ready apply what was already durable → persist (a simulated fsync) → send → restore/apply the
  * rest → answer reads → advance. Nothing of a Ready leaves the node before its fsync completes,
  * and nothing it appends is applied before that either: exactly the real host's contract
- * (durableCommittedCount), unless a test-only host bug says otherwise. After advance the
+ * (durableCommittedCount; the real host applies early only where proposals wait for results,
+ * this one on every node), unless a test-only host bug says otherwise. After advance the
  * host may compact its log behind a snapshot of its state machine, as a real host does.
  *
  * The host also keeps what the invariants read: a mirror of the core's log as of its last Ready
