@@ -8,7 +8,7 @@ import { LockdError } from '../errors.js';
 import { assert } from '../util/assert.js';
 
 /** An event's place in the order of all events: its entry's index, then `n` within the entry. */
-interface EventPosition {
+export interface EventPosition {
   readonly index: number;
   readonly n: number;
 }
@@ -54,10 +54,11 @@ export class EventHistory {
     return this.#subscribers.size;
   }
 
-  /** Appends an event (in order) and hands it to every matching subscriber, synchronously. */
-  record(event: LockEvent): void {
-    const position = parseEventId(event.id);
-    if (position === undefined) assert(false, `event id ${event.id}`);
+  /**
+   * Appends an event (in order) and hands it to every matching subscriber, synchronously.
+   * `position` is the one its id spells, given as numbers so that no id is parsed back.
+   */
+  record(event: LockEvent, position: EventPosition): void {
     const newest = this.#positionAt(this.#count - 1);
     if (newest !== undefined && compare(newest, position) >= 0)
       assert(false, `event ${event.id} out of order`);
@@ -71,6 +72,7 @@ export class EventHistory {
     this.#ring[slot] = event;
     this.#positions[slot] = position;
     this.#count++;
+    if (this.#subscribers.size === 0) return;
     for (const subscriber of [...this.#subscribers]) {
       if (!matches(subscriber.filter, event)) continue;
       try {

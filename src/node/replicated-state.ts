@@ -183,7 +183,7 @@ export class ReplicatedState {
       if (entry.type === EntryType.normal && !Membership.isNodeEntry(entry)) {
         const command = decodeCommand(entry.data);
         const applied = this.#locks.apply(entry.index, command);
-        for (const event of applied.events) history.record(eventView(event));
+        for (const event of applied.events) history.record(eventView(event), event);
         if (command.kind !== 'extend-leases') duties.queueChanged(command.name);
         proposer.pending.settle(entry.index, entry.term, applied.result);
       } else {

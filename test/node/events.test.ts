@@ -40,7 +40,7 @@ describe('EventHistory', () => {
       [4, 1],
       [6, 0],
     ] as const)
-      events.record(lockEvent(index, n));
+      events.record(lockEvent(index, n), { index, n });
     assert.deepEqual(ids(events.subscribe(all, null, () => {}).replay), []);
     assert.deepEqual(ids(events.subscribe(all, '4-0', () => {}).replay), ['4-1', '6-0']);
     assert.deepEqual(ids(events.subscribe(all, '0-0', () => {}).replay), [
@@ -56,7 +56,7 @@ describe('EventHistory', () => {
 
   test('once an event after Last-Event-ID was dropped, the replay is a gap', () => {
     const events = history(3);
-    for (let index = 1; index <= 5; index++) events.record(lockEvent(index, 0));
+    for (let index = 1; index <= 5; index++) events.record(lockEvent(index, 0), { index, n: 0 });
     assert.equal(events.size, 3);
     // Retained: 3, 4, 5. Dropped: 1, 2.
     assert.equal(events.subscribe(all, '1-0', () => {}).replay, 'gap');
@@ -76,9 +76,9 @@ describe('EventHistory', () => {
     events.subscribe({ name: null, prefix: 'a/' }, null, (event) =>
       seen.push(`prefix ${event.name}`),
     );
-    events.record(lockEvent(1, 0, 'a/1'));
-    events.record(lockEvent(2, 0, 'a/10'));
-    events.record(lockEvent(3, 0, 'b'));
+    events.record(lockEvent(1, 0, 'a/1'), { index: 1, n: 0 });
+    events.record(lockEvent(2, 0, 'a/10'), { index: 2, n: 0 });
+    events.record(lockEvent(3, 0, 'b'), { index: 3, n: 0 });
     assert.deepEqual(seen, ['name a/1', 'prefix a/1', 'prefix a/10']);
     assert.deepEqual(ids(events.subscribe({ name: null, prefix: 'a/' }, '0-0', () => {}).replay), [
       '1-0',
@@ -94,9 +94,9 @@ describe('EventHistory', () => {
     events.subscribe(all, null, () => {
       throw new Error('broken pipe');
     });
-    events.record(lockEvent(1, 0));
+    events.record(lockEvent(1, 0), { index: 1, n: 0 });
     subscription.unsubscribe();
-    events.record(lockEvent(2, 0));
+    events.record(lockEvent(2, 0), { index: 2, n: 0 });
     assert.deepEqual(seen, ['1-0']);
     assert.equal(errors.length, 1);
     assert.equal(events.subscriberCount, 0);
@@ -129,9 +129,9 @@ describe('EventHistory', () => {
 
   test('events out of order are an assertion failure', () => {
     const events = history(10);
-    events.record(lockEvent(4, 1));
-    assert.throws(() => events.record(lockEvent(4, 1)), /out of order/);
-    assert.throws(() => events.record(lockEvent(3, 7)), /out of order/);
+    events.record(lockEvent(4, 1), { index: 4, n: 1 });
+    assert.throws(() => events.record(lockEvent(4, 1), { index: 4, n: 1 }), /out of order/);
+    assert.throws(() => events.record(lockEvent(3, 7), { index: 3, n: 7 }), /out of order/);
     assert.deepEqual(parseEventId('12-3'), { index: 12, n: 3 });
   });
 });
