@@ -16,7 +16,7 @@ import {
   testSecret,
 } from '../support/cluster.js';
 import {
-  findFreePort,
+  findFreePorts,
   killHard,
   makeTemporaryDirectory,
   rawRequest,
@@ -237,8 +237,9 @@ describe('a 3-node cluster of real processes', () => {
     const cluster = await startCluster();
     await cluster.waitForLeader();
     assert.equal((await rawRequest(port(cluster, 2), 'POST', '/lock/before-join')).status, 200);
-    const clientPort = await findFreePort();
-    const peerPort = await findFreePort();
+    const ports = await findFreePorts(2);
+    const clientPort = ports[0] ?? assert.fail('no client port');
+    const peerPort = ports[1] ?? assert.fail('no peer port');
     const joiner = await startLockd(
       [
         '--join',

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../../src/api/cluster-service.js';
 import {
-  findFreePort,
+  findFreePorts,
   killHard,
   type LockdProcess,
   type RawResponse,
@@ -58,9 +58,11 @@ export async function makeTestCluster(
 ): Promise<TestCluster> {
   const nodes: TestNode[] = [];
   const members: Record<string, { client: string; peer: string }> = {};
+  const ports = await findFreePorts(2 * size);
   for (let id = 1; id <= size; id++) {
-    const clientPort = await findFreePort();
-    const peerPort = await findFreePort();
+    const clientPort = ports[2 * (id - 1)];
+    const peerPort = ports[2 * (id - 1) + 1];
+    if (clientPort === undefined || peerPort === undefined) throw new Error('too few free ports');
     nodes.push({
       id,
       clientPort,
