@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,15 +108,38 @@ export async function stopEverything(): Promise<void> {
  * take it in between; on a benchmark machine that race is rare enough to accept.
  */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(0, '127.0.0.1', resolveListen);
-  });
-  const address = server.address();
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port was assigned');
-  return address.port;
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no port was assigned');
+  return port;
+}
+
+/**
+ * `count` distinct ports, as freePort. Each is held until all are picked: one released at once
+ * could be handed out again by the next pick, and a cluster would name one port twice.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let picked = 0; picked < count; picked++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolveListen, rejectListen) => {
+        server.once('error', rejectListen);
+        server.listen(0, '127.0.0.1', resolveListen);
+      });
+    }
+    return servers.map((server) => {
+      const address = server.address();
+      if (typeof address !== 'object' || address === null) throw new Error('no port was assigned');
+      return address.port;
+    });
+  } finally {
+    await Promise.all(
+      servers.map(
+        (server) => new Promise<void>((resolveClose) => server.close(() => resolveClose())),
+      ),
+    );
+  }
 }
 
 export function delay(milliseconds: number): Promise<void> {

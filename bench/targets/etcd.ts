@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorkerConnection, type HttpReply, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
-import { freePort, pollUntil, spawnTracked, stopProcess } from '../processes.js';
+import { freePorts, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
   type Deployment,
   nodesLabel,
@@ -110,10 +110,17 @@ function post(connection: WorkerConnection, path: string, body: object): Promise
 }
 
 async function makeMembers(nodes: number): Promise<Member[]> {
-  const members: Member[] = [];
-  for (let index = 1; index <= nodes; index++)
-    members.push({ name: `n${index}`, clientPort: await freePort(), peerPort: await freePort() });
-  return members;
+  const ports = await freePorts(2 * nodes);
+  const portAt = (position: number): number => {
+    const port = ports[position];
+    if (port === undefined) throw new Error(`no free port at ${position}`);
+    return port;
+  };
+  return Array.from({ length: nodes }, (_, offset) => ({
+    name: `n${offset + 1}`,
+    clientPort: portAt(2 * offset),
+    peerPort: portAt(2 * offset + 1),
+  }));
 }
 
 function memberArguments(member: Member, members: readonly Member[], directory: string): string[] {

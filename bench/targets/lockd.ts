@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createWorkerConnection, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
-import { freePort, pollUntil, spawnTracked, stopProcess } from '../processes.js';
+import { freePorts, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
   type Deployment,
   nodesLabel,
@@ -79,10 +79,11 @@ export function singleNodeArguments(dataDirectory: string): string[] {
 
 async function startCluster(directory: string, nodes: number): Promise<NodeProcess[]> {
   const members: Record<string, { client: string; peer: string }> = {};
+  const ports = await freePorts(2 * nodes);
   for (let id = 1; id <= nodes; id++) {
     members[String(id)] = {
-      client: `127.0.0.1:${await freePort()}`,
-      peer: `127.0.0.1:${await freePort()}`,
+      client: `127.0.0.1:${ports[2 * (id - 1)]}`,
+      peer: `127.0.0.1:${ports[2 * (id - 1) + 1]}`,
     };
   }
   const clusterFile = join(directory, 'cluster.json');
