@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,39 +75,8 @@ function parseLogLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
-/** A port that was free a moment ago: the system picks it, then it is released for the test. */
-export async function findFreePort(): Promise<number> {
-  const [port] = await findFreePorts(1);
-  if (port === undefined) throw new Error('no port was assigned');
-  return port;
-}
-
-/**
- * `count` distinct ports that were free a moment ago. Each is held until all are picked: one
- * released at once can be handed out again by the next pick (a cluster file then names a port
- * twice).
- */
-export async function findFreePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let picked = 0; picked < count; picked++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-    }
-    return servers.map((server) => {
-      const address = server.address();
-      if (typeof address !== 'object' || address === null) throw new Error('no port was assigned');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(
-      servers.map(
-        (server) => new Promise<void>((resolveClose) => server.close(() => resolveClose())),
-      ),
-    );
-  }
-}
+/** Ports that were free a moment ago: the benchmark's helpers (several are picked together). */
+export { freePort as findFreePort, freePorts as findFreePorts } from '../../bench/processes.js';
 
 export async function killHard(lockd: LockdProcess): Promise<void> {
   lockd.child.kill('SIGKILL');
