@@ -10,6 +10,7 @@ import { makeTemporaryDirectory, removeTemporaryDirectory } from './processes.js
 import { Report, roundsSummary } from './report.js';
 import { bareTarget } from './targets/bare.js';
 import { etcdTarget } from './targets/etcd.js';
+import { floorKinds, floorTarget } from './targets/floor.js';
 import { lockdTarget } from './targets/lockd.js';
 import { type RetryBackoff, redisTarget } from './targets/redis.js';
 import { nodesLabel, type Target, type Variant } from './targets/target.js';
@@ -65,17 +66,26 @@ async function preparePeers(options: CompareOptions): Promise<Peers> {
   return { available, versionLines };
 }
 
+/**
+ * Redis, after the node:net floors: what one Node.js thread does at the least to serve the same
+ * load from memory, and with Redis's durability. Redis is measured next to them, so that a gap
+ * between lockd and Redis can be told apart from the gap between Node.js and Redis.
+ */
+function redisWithFloors(options: CompareOptions): Target[] {
+  return [...floorKinds.map(floorTarget), redisTarget(options.redisBackoff)];
+}
+
 /** The targets in the order they run within each (load, concurrency) cell. */
 function planTargets(options: CompareOptions, peers: readonly PeerName[]): Target[] {
   const targets: Target[] = options.ceiling ? [bareTarget()] : [];
   for (const nodes of options.nodeCounts) {
     targets.push(lockdTarget(nodes));
     if (peers.includes('etcd')) targets.push(etcdTarget(nodes));
-    if (nodes === 1 && peers.includes('redis')) targets.push(redisTarget(options.redisBackoff));
+    if (nodes === 1 && peers.includes('redis')) targets.push(...redisWithFloors(options));
   }
   // Redis is a single node: it is compared with lockd 1 node, measured only if 1 is in --nodes.
   if (!options.nodeCounts.includes(1) && peers.includes('redis'))
-    targets.push(redisTarget(options.redisBackoff));
+    targets.push(...redisWithFloors(options));
   return targets;
 }
 
@@ -224,7 +234,13 @@ function methodLines(options: CompareOptions): string[] {
     lines.push(
       `Redis: \`SET name token NX PX\` then a compare-and-delete script (EVALSHA); appendonly yes, appendfsync always; contended acquires retry after a random ${minimumMs}–${maximumMs} ms (retries/pair).`,
     );
-  if (options.ceiling && options.loads.includes('contended'))
-    lines.push('The bare node:http ceiling has no queue: it is measured uncontended only.');
+  if (options.peers.includes('redis'))
+    lines.push(
+      "The node:net floors (`bench/bare-sockets-server.ts`) answer the same requests from raw sockets with no framework, validation or consensus, from memory, and with appendfsync always as Redis does it (one fdatasync per turn of the event loop, answers after it): no Node.js server that keeps Redis's durability does less per request.",
+    );
+  if ((options.ceiling || options.peers.includes('redis')) && options.loads.includes('contended'))
+    lines.push(
+      'The bare node:http ceiling and the node:net floors have no queue: they are measured uncontended only.',
+    );
   return lines;
 }

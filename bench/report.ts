@@ -2,7 +2,7 @@
  * The comparison's table: one row per (target, load, concurrency), printed as each run ends, and
  * again as Markdown at the end with --markdown. Ratios compare runs of the same invocation only:
  * lockd against the bare ceiling, and lockd against each peer of the same shape (1 node against
- * 1 node, 3 nodes spread against 3 nodes spread, lockd 1 node against Redis).
+ * 1 node, 3 nodes spread against 3 nodes spread, lockd 1 node against Redis and the floors).
  */
 import type { LoadKind, RunResult } from './load.js';
 import type { Placement, SystemName } from './targets/target.js';

@@ -144,7 +144,11 @@ export class LockdSession implements LockSession {
   private readonly acquireQuery: string;
   private readonly releaseQuery: string;
 
-  private constructor(port: number, options: SessionOptions) {
+  private constructor(
+    /** The server's client port. */
+    readonly port: number,
+    options: SessionOptions,
+  ) {
     this.connection = createWorkerConnection(port);
     const contended = options.load === 'contended';
     const owner = `owner=w${options.workerIndex}`;

@@ -4,7 +4,8 @@
  */
 import type { LoadKind, LockSession } from '../load.js';
 
-export type SystemName = 'bare' | 'lockd' | 'etcd' | 'redis';
+/** bare: the node:http ceiling. floor: the node:net floors beside Redis (targets/floor.ts). */
+export type SystemName = 'bare' | 'floor' | 'lockd' | 'etcd' | 'redis';
 
 /**
  * Where the load goes. single: the one node. spread: worker i talks to node i mod n (followers

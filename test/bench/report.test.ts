@@ -62,3 +62,35 @@ describe('roundsSummary', () => {
     assert.match(roundsSummary(reports), /\| 4\.00× \(3\.00, 5\.00\) \|/);
   });
 });
+
+describe('Report ratios', () => {
+  function single(system: Row['system'], label: string, pairsPerSecond: number): Row {
+    return {
+      label,
+      system,
+      nodes: 1,
+      placement: 'single',
+      load: 'uncontended',
+      concurrency: 64,
+      result: result(pairsPerSecond),
+    };
+  }
+
+  test('the node:net floors and Redis are compared with lockd 1 node, not a cluster', () => {
+    const report = quietReport([
+      single('bare', 'bare node:http (mem)', 16000),
+      single('lockd', 'lockd 1 node (fsync)', 8000),
+      { ...row('lockd', 4000) },
+      single('floor', 'node:net sockets (appendfsync always)', 20000),
+      single('redis', 'redis 1 node (appendfsync always)', 25000),
+    ]);
+    const lines = report.markdown().split('\n');
+    assert.match(lines[2] ?? '', /^\| bare node:http \(mem\) \|.*\| {2}\| {2}\|$/);
+    assert.match(lines[3] ?? '', /^\| lockd 1 node \(fsync\) \|.*\| 50% \| {2}\|$/);
+    assert.match(
+      lines[5] ?? '',
+      /^\| node:net sockets \(appendfsync always\) \|.*\| {2}\| 0\.40× \|$/,
+    );
+    assert.match(lines[6] ?? '', /^\| redis 1 node \(appendfsync always\) \|.*\| {2}\| 0\.32× \|$/);
+  });
+});
