@@ -6,14 +6,18 @@
 import { cpus, release, totalmem } from 'node:os';
 import { ensureInstalled } from './install.js';
 import { drive, type LoadKind, type LockSession, type RunResult } from './load.js';
-import { makeTemporaryDirectory, removeTemporaryDirectory } from './processes.js';
+import {
+  makeTemporaryDirectory,
+  processesCpuMicroseconds,
+  removeTemporaryDirectory,
+} from './processes.js';
 import { Report, roundsSummary } from './report.js';
 import { bareTarget } from './targets/bare.js';
 import { etcdTarget } from './targets/etcd.js';
 import { floorKinds, floorTarget } from './targets/floor.js';
 import { lockdTarget } from './targets/lockd.js';
 import { type RetryBackoff, redisTarget } from './targets/redis.js';
-import { nodesLabel, type Target, type Variant } from './targets/target.js';
+import { type Deployment, nodesLabel, type Target, type Variant } from './targets/target.js';
 
 export type PeerName = 'etcd' | 'redis';
 export const peerNames: readonly PeerName[] = ['etcd', 'redis'];
@@ -118,6 +122,7 @@ let runCount = 0;
 
 async function measureVariant(
   variant: Variant,
+  deployment: Deployment,
   cell: Cell,
   options: CompareOptions,
 ): Promise<RunResult> {
@@ -132,6 +137,7 @@ async function measureVariant(
       warmupSeconds: options.warmupSeconds,
       sharedNames: options.sharedNames,
       runId: String(runCount),
+      serverCpuMicroseconds: () => processesCpuMicroseconds(deployment.pids),
     });
   } finally {
     await Promise.all(sessions.map((session) => session.close()));
@@ -150,7 +156,7 @@ async function measureTarget(
     const deployment = await target.start({ directory, nodes: target.nodes });
     try {
       for (const variant of deployment.variants) {
-        const result = await measureVariant(variant, cell, options);
+        const result = await measureVariant(variant, deployment, cell, options);
         const { system, nodes } = target;
         report.add({
           label: variant.label,

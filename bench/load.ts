@@ -48,6 +48,8 @@ export interface RunResult {
   readonly retriesPerPair: number;
   /** CPU time of this process over the window / wall time of the window: 100% = one core. */
   readonly generatorCpuPercent: number;
+  /** CPU time of the target's server processes over the window per pair; undefined if unknown. */
+  readonly serverCpuMicrosecondsPerPair: number | undefined;
 }
 
 export interface DriveOptions {
@@ -60,6 +62,8 @@ export interface DriveOptions {
   readonly sharedNames: number;
   /** Makes this run's names differ from every other run's on the same server. */
   readonly runId: string;
+  /** The CPU time the target's servers have used so far, in µs (undefined if unknown). */
+  readonly serverCpuMicroseconds?: () => number | undefined;
 }
 
 const iterationsMax = 10_000_000;
@@ -131,6 +135,7 @@ export async function drive(options: DriveOptions): Promise<RunResult> {
       ),
     );
   }
+  const serverCpuBefore = options.serverCpuMicroseconds?.();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
@@ -139,7 +144,12 @@ export async function drive(options: DriveOptions): Promise<RunResult> {
   );
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuAfter = options.serverCpuMicroseconds?.();
   const pairs = tally.histogram.count;
+  const serverCpuMicrosecondsPerPair =
+    serverCpuBefore === undefined || serverCpuAfter === undefined || pairs === 0
+      ? undefined
+      : (serverCpuAfter - serverCpuBefore) / pairs;
   return {
     pairs,
     pairsPerSecond: (pairs / elapsedMs) * 1000,
@@ -149,5 +159,6 @@ export async function drive(options: DriveOptions): Promise<RunResult> {
     firstError: tally.firstError,
     retriesPerPair: pairs === 0 ? 0 : tally.retries / pairs,
     generatorCpuPercent: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    serverCpuMicrosecondsPerPair,
   };
 }

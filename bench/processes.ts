@@ -2,8 +2,8 @@
  * The processes and temporary directories a benchmark starts, tracked so that every one of them
  * is stopped and removed when the run ends: normally, on an error, or on Ctrl-C.
  */
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,4 +183,48 @@ export async function pollUntil<T>(options: {
     await delay(options.intervalMs);
   }
   throw new Error(`${options.what} did not happen within ${options.timeoutMs} ms${lastError}`);
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** The kernel's unit of process CPU time in /proc (USER_HZ; 100 on every common Linux). */
+function ticksPerSecond(): number {
+  if (clockTicksPerSecond === undefined) {
+    const text = execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim();
+    const ticks = Number(text);
+    if (!(Number.isInteger(ticks) && ticks > 0)) throw new Error(`getconf CLK_TCK gave "${text}"`);
+    clockTicksPerSecond = ticks;
+  }
+  return clockTicksPerSecond;
+}
+
+/** User plus system CPU time of one process and all its threads, from /proc/<pid>/stat. */
+function processCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const userTicks = Number(fields[11]);
+  const systemTicks = Number(fields[12]);
+  if (!(Number.isFinite(userTicks) && Number.isFinite(systemTicks)))
+    throw new Error(`/proc/${pid}/stat has no CPU times: ${stat}`);
+  return userTicks + systemTicks;
+}
+
+/**
+ * The CPU time the processes have used so far, in microseconds, or undefined where /proc cannot
+ * tell (not Linux, or a process gone): the report then leaves the server's CPU blank.
+ */
+export function processesCpuMicroseconds(pids: readonly number[]): number | undefined {
+  try {
+    let ticks = 0;
+    for (const pid of pids) ticks += processCpuTicks(pid);
+    return (ticks / ticksPerSecond()) * 1_000_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ids of the children that started (a failed spawn has none). */
+export function pidsOf(children: readonly ChildProcess[]): number[] {
+  return children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
 }

@@ -33,6 +33,7 @@ const columns: readonly Column[] = [
   { title: 'errors', width: 6, alignLeft: false },
   { title: 'retries/pair', width: 12, alignLeft: false },
   { title: 'gen CPU', width: 7, alignLeft: false },
+  { title: 'server CPU µs/pair', width: 18, alignLeft: false },
   { title: 'vs ceiling', width: 10, alignLeft: false },
   { title: 'lockd ÷ this', width: 12, alignLeft: false },
 ];
@@ -86,6 +87,9 @@ function cells(row: Row, rows: readonly Row[]): string[] {
     String(result.errors),
     result.retriesPerPair === 0 ? '' : result.retriesPerPair.toFixed(2),
     `${result.generatorCpuPercent.toFixed(0)}%`,
+    result.serverCpuMicrosecondsPerPair === undefined
+      ? ''
+      : result.serverCpuMicrosecondsPerPair.toFixed(0),
     ceilingPercent(row, rows),
     peerRatio(row, rows),
   ];

@@ -2,7 +2,7 @@
  * The ceiling: bench/bare-server.ts, the lock API's happy path on a bare node:http server with an
  * in-memory Set. It has no queue, so it is measured under the uncontended load only.
  */
-import { stopProcess } from '../processes.js';
+import { pidsOf, stopProcess } from '../processes.js';
 import { LockdSession, startNodeProcess } from './lockd.js';
 import type { Target } from './target.js';
 
@@ -21,6 +21,7 @@ export function bareTarget(): Target {
             openSession: (session) => LockdSession.open(server.port, session),
           },
         ],
+        pids: pidsOf([server.child]),
         stop: () => stopProcess(server.child),
       };
     },

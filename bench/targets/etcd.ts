@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorkerConnection, type HttpReply, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
-import { freePorts, pollUntil, spawnTracked, stopProcess } from '../processes.js';
+import { freePorts, pidsOf, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
   type Deployment,
   nodesLabel,
@@ -249,7 +249,7 @@ export function etcdTarget(nodes: number): Target {
         const variants = placementsFor(nodes).map((placement) =>
           etcdVariant({ nodes, placement, ports, leaderPort, prefix }),
         );
-        return { variants, stop };
+        return { variants, pids: pidsOf(children), stop };
       } catch (error) {
         await stop();
         throw new Error(`${(error as Error).message}\n${logTails(members, directory)}`);

@@ -4,7 +4,7 @@
  * and fdatasynced before its answers). They have no queue, so they are measured uncontended only.
  */
 import { join } from 'node:path';
-import { stopProcess } from '../processes.js';
+import { pidsOf, stopProcess } from '../processes.js';
 import { LockdSession, startNodeProcess } from './lockd.js';
 import type { Target } from './target.js';
 
@@ -37,6 +37,7 @@ export function floorTarget(kind: FloorKind): Target {
             openSession: (session) => LockdSession.open(server.port, session),
           },
         ],
+        pids: pidsOf([server.child]),
         stop: () => stopProcess(server.child),
       };
     },

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createWorkerConnection, type WorkerConnection } from '../http.js';
 import type { LockSession, PairOutcome } from '../load.js';
-import { freePorts, pollUntil, spawnTracked, stopProcess } from '../processes.js';
+import { freePorts, pidsOf, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import {
   type Deployment,
   nodesLabel,
@@ -235,7 +235,7 @@ export function lockdTarget(nodes: number): Target {
         const variants = placementsFor(nodes).map((placement) =>
           lockdVariant({ nodes, placement, ports, leaderPort }),
         );
-        return { variants, stop };
+        return { variants, pids: pidsOf(processes.map((node) => node.child)), stop };
       } catch (error) {
         await stop();
         throw error;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LockSession, PairOutcome } from '../load.js';
-import { delay, freePort, pollUntil, spawnTracked, stopProcess } from '../processes.js';
+import { delay, freePort, pidsOf, pollUntil, spawnTracked, stopProcess } from '../processes.js';
 import { RespConnection, RespError, type RespValue } from '../resp.js';
 import type { SessionOptions, Target } from './target.js';
 
@@ -78,7 +78,13 @@ function show(value: RespValue): string {
   return value instanceof RespError ? `error ${value.message}` : JSON.stringify(value);
 }
 
-async function startRedis(directory: string): Promise<{ port: number; stop: () => Promise<void> }> {
+interface RedisServer {
+  readonly port: number;
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+async function startRedis(directory: string): Promise<RedisServer> {
   const port = await freePort();
   const child = spawnTracked(
     'redis-server',
@@ -106,7 +112,7 @@ async function startRedis(directory: string): Promise<{ port: number; stop: () =
       },
     });
     await assertDurable(port);
-    return { port, stop };
+    return { port, pids: pidsOf([child]), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -146,6 +152,7 @@ export function redisTarget(backoff: RetryBackoff): Target {
         variants: [
           { label: 'redis 1 node (appendfsync always)', placement: 'single', openSession },
         ],
+        pids: server.pids,
         stop: server.stop,
       };
     },

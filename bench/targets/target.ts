@@ -28,6 +28,8 @@ export interface Variant {
 
 export interface Deployment {
   readonly variants: readonly Variant[];
+  /** The server processes, whose CPU time over each measured window the report gives. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 

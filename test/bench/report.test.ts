@@ -13,6 +13,7 @@ function result(pairsPerSecond: number): RunResult {
     firstError: undefined,
     retriesPerPair: 0,
     generatorCpuPercent: 10,
+    serverCpuMicrosecondsPerPair: 80,
   };
 }
 
@@ -87,6 +88,8 @@ describe('Report ratios', () => {
     const lines = report.markdown().split('\n');
     assert.match(lines[2] ?? '', /^\| bare node:http \(mem\) \|.*\| {2}\| {2}\|$/);
     assert.match(lines[3] ?? '', /^\| lockd 1 node \(fsync\) \|.*\| 50% \| {2}\|$/);
+    // The generator's CPU, then the server's per pair, then the share of the ceiling.
+    assert.match(lines[3] ?? '', /\| 10% \| 80 \| 50% \|/);
     assert.match(
       lines[5] ?? '',
       /^\| node:net sockets \(appendfsync always\) \|.*\| {2}\| 0\.40× \|$/,
