@@ -165,13 +165,25 @@ export class HeldLock {
     }
     const trustedUntilMs = trustedUntil(sentAtMs, ttlMs);
     this.trustEndMs = trustedUntilMs;
+    this.armDeadline(trustedUntilMs, ttlMs);
+    if (this.keepAlive) this.scheduleKeepAlive(sentAtMs + ttlMs / 3 - performance.now());
+  }
+
+  /**
+   * Ends the lock at `trustedUntilMs`, not before. A Node.js timer counts from the event loop's
+   * clock as it was when the loop's current turn began, so one armed late in a busy turn fires
+   * that much early: on an early firing, the timer is armed again for what remains.
+   */
+  private armDeadline(trustedUntilMs: number, ttlMs: number): void {
     this.deadlineTimer = setTimeout(
-      () => this.end(new LeaseExpiredError(this.name, ttlMs)),
+      () => {
+        if (performance.now() < trustedUntilMs) this.armDeadline(trustedUntilMs, ttlMs);
+        else this.end(new LeaseExpiredError(this.name, ttlMs));
+      },
       Math.max(0, trustedUntilMs - performance.now()),
     );
     // A held lock does not by itself keep the process alive, like an idle pooled connection.
     this.deadlineTimer.unref();
-    if (this.keepAlive) this.scheduleKeepAlive(sentAtMs + ttlMs / 3 - performance.now());
   }
 
   private scheduleKeepAlive(delayMs: number): void {

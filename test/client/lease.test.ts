@@ -76,6 +76,25 @@ describe('leases', () => {
     }
   });
 
+  test('a deadline timer that fires early (a stale event-loop clock) does not end the lock', async (context) => {
+    const server = await startServer({ service: realTimeService() });
+    try {
+      const client = new LockdClient({ endpoints: [server.url] });
+      // Mocked, setTimeout fires when the test says, as a real one armed late in a busy turn of
+      // the event loop fires early: before performance.now() reaches the deadline.
+      context.mock.timers.enable({ apis: ['setTimeout'] });
+      const lock = await client.acquire('lease-early', { owner: 'w1', ttlMs, keepAlive: false });
+      const trustedUntilMs = lock.trustedUntilMs ?? 0;
+      assert.ok(performance.now() < trustedUntilMs - 100, 'the acquire took most of the ttl');
+      context.mock.timers.tick(ttlMs);
+      assert.equal(lock.signal.aborted, false, 'ended before its trust ran out');
+      context.mock.timers.reset();
+      await lock.release();
+    } finally {
+      await server.close();
+    }
+  });
+
   for (const failure of ['503', 'hang'] as const) {
     test(`refreshes that fail (${failure}): the signal fires before the server's lease ends`, async () => {
       const server = await startServer({ service: realTimeService() });
