@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { log: { type: 'string' } } });
 const logFile = values.log === undefined ? undefined : openSync(values.log, 'a');
 
-/** A request head longer than this is refused by closing the connection. */
-const headLimitBytes = 16 * 1024;
+/** A request (head and body) still incomplete past this many bytes closes its connection. */
+const pendingLimitBytes = 16 * 1024;
 const contentLengthPattern = /\r\ncontent-length:\s*(\d+)/i;
 
 function response(status: number, reason: string, body: string): Buffer {
@@ -29,7 +29,7 @@ function response(status: number, reason: string, body: string): Buffer {
 const answers = {
   200: response(200, 'OK', '{}\n'),
   404: response(404, 'Not Found', '{"error":"Not Found"}\n'),
-  409: response(409, 'Conflict', '{"error":"Conflict"}\n'),
+  409: response(409, 'Conflict', '{"error":"Lock conflict"}\n'),
 } as const;
 
 const locks = new Set<string>();
@@ -101,7 +101,7 @@ const server = createServer((socket) => {
   let pending = '';
   socket.on('data', (chunk: Buffer) => {
     pending = serveComplete(socket, pending + chunk.toString('latin1'));
-    if (pending.length > headLimitBytes) socket.destroy();
+    if (pending.length > pendingLimitBytes) socket.destroy();
   });
   socket.on('error', () => socket.destroy());
   socket.on('close', () => answersDue.delete(socket));

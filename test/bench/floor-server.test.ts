@@ -60,7 +60,7 @@ describe('the node:net floor', () => {
         answers.map((answer) => `${answer.status} ${answer.body}`),
         [
           '200 {}\n',
-          '409 {"error":"Conflict"}\n',
+          '409 {"error":"Lock conflict"}\n',
           '200 {}\n',
           '200 {}\n',
           '404 {"error":"Not Found"}\n',
